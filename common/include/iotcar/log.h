@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * log.h: one logger for every iotcar program, so that a line in the journal
+ * or a test log always says which program wrote it, when, and how serious it
+ * is.
+ */
+#ifndef IOTCAR_LOG_H
+#define IOTCAR_LOG_H
+
+#include <stdbool.h>
+
+enum iotcar_log_level {
+	IOTCAR_LOG_ERROR,
+	IOTCAR_LOG_WARNING,
+	IOTCAR_LOG_INFO,
+	IOTCAR_LOG_DEBUG,
+};
+
+/**
+ * @brief Name the program in every line and set the threshold.
+ * @param prog Program name; borrowed, must outlive every log call.
+ * Context: main thread, before any other thread starts.
+ */
+void iotcar_log_init(const char *prog, enum iotcar_log_level level);
+
+/**
+ * @brief Parse "error", "warning", "info" or "debug".
+ * @return 0, or -EINVAL for anything else.
+ */
+int iotcar_log_level_parse(const char *text, enum iotcar_log_level *level);
+
+/** @brief True when messages of @p level are written. */
+bool iotcar_log_enabled(enum iotcar_log_level level);
+
+/**
+ * @brief Write one line to stderr: time, program, level, message.
+ * Context: any thread; one write(2) per line, so lines never interleave.
+ */
+void iotcar_log(enum iotcar_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_error(...) iotcar_log(IOTCAR_LOG_ERROR, __VA_ARGS__)
+#define log_warning(...) iotcar_log(IOTCAR_LOG_WARNING, __VA_ARGS__)
+#define log_info(...) iotcar_log(IOTCAR_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) iotcar_log(IOTCAR_LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mqtt.h: the one wrapper around Paho MQTTAsync (MQTT v5) for every iotcar
+ * program. Paho's threads only copy what arrives into a bounded queue and
+ * wake the program's loop through an eventfd; every handler below runs on
+ * the loop's thread. The wrapper reconnects by itself with a doubling delay,
+ * sets TCP_NODELAY on the broker socket after each connect (Paho 1.3.12 has
+ * no option for it and Nagle would add ~40 ms to lockstep traffic), keeps
+ * QoS 1 publishes within the broker's in-flight window (Paho 1.3.12 stalls
+ * for a second when that fills), and never buffers a publish while
+ * disconnected.
+ */
+#ifndef IOTCAR_MQTT_H
+#define IOTCAR_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iotcar/config.h"
+#include "iotcar/loop.h"
+
+/** Payloads larger than this are delivered without content (oversize). */
+#define IOTCAR_MQTT_PAYLOAD_MAX (256 * 1024)
+/** Messages waiting for the loop beyond this are dropped and counted. */
+#define IOTCAR_MQTT_QUEUE_MAX 4096
+/** QoS 1 publishes waiting for the broker beyond this are refused. */
+#define IOTCAR_MQTT_OUT_MAX 10000
+
+struct iotcar_mqtt;
+
+/** A received message; every pointer is valid during the handler only. */
+struct iotcar_mqtt_msg {
+	const char *topic;
+	/* NUL-terminated copy of the payload; NULL when oversize. */
+	const char *payload;
+	/* The payload's real length, also when oversize. */
+	size_t len;
+	bool oversize;
+	int qos;
+	/* Sent retained (subscriptions keep the flag: retain-as-published). */
+	bool retained;
+	/* MQTT v5 Response Topic, or NULL. */
+	const char *response_topic;
+	/* MQTT v5 Correlation Data, or NULL. */
+	const void *correlation;
+	size_t correlation_len;
+};
+
+/** Called on the loop's thread with the context given to _new(). */
+struct iotcar_mqtt_handlers {
+	/* Connected, first time or again: subscribe and announce here. */
+	void (*connected)(void *ctx);
+	/* The connection was lost; reconnecting has already been scheduled. */
+	void (*disconnected)(void *ctx, const char *reason);
+	void (*message)(void *ctx, const struct iotcar_mqtt_msg *msg);
+};
+
+struct iotcar_mqtt_opts {
+	const char *uri;
+	const char *client_id;
+	const char *username;
+	const char *password;
+	const char *cafile;
+	const char *cert;
+	const char *key;
+	int keepalive_s;
+	int reconnect_min_ms;
+	int reconnect_max_ms;
+	/* Last will: published retained at QoS 1 by the broker. */
+	const char *will_topic;
+	const char *will_payload;
+};
+
+struct iotcar_mqtt_sub {
+	const char *topic;
+	int qos;
+};
+
+/**
+ * @brief True for tcp://host[:port] or ssl://host[:port] (host may be an
+ * [IPv6] literal).
+ */
+bool iotcar_mqtt_uri_is_valid(const char *uri);
+
+/**
+ * @brief Fill @p opts from the common settings: reads the password file.
+ * String pointers borrow from @p s and @p password (size @p pwsize).
+ * @return 0, or a negative errno with a one-line message in @p err.
+ */
+int iotcar_mqtt_opts_from_settings(const struct iotcar_common_settings *s,
+				   const char *client_id,
+				   struct iotcar_mqtt_opts *opts,
+				   char *password, size_t pwsize, char *err,
+				   size_t errlen);
+
+/**
+ * @brief Create a client on @p loop. Strings in @p opts are copied.
+ * @return The client (free with iotcar_mqtt_free()), or NULL with errno.
+ */
+struct iotcar_mqtt *iotcar_mqtt_new(struct iotcar_loop *loop,
+				    const struct iotcar_mqtt_opts *opts,
+				    const struct iotcar_mqtt_handlers *handlers,
+				    void *ctx);
+
+/** @brief Start connecting; retries until iotcar_mqtt_stop(). */
+int iotcar_mqtt_start(struct iotcar_mqtt *m);
+
+/** @brief True between the connected and disconnected handlers. */
+bool iotcar_mqtt_is_connected(const struct iotcar_mqtt *m);
+
+/**
+ * @brief Subscribe with retain-as-published, so that a retained command
+ * can be told from a live one. Failures are logged as they come back.
+ * @return 0, -ENOTCONN, or another negative errno.
+ */
+int iotcar_mqtt_subscribe(struct iotcar_mqtt *m,
+			  const struct iotcar_mqtt_sub *subs, size_t count);
+
+/**
+ * @brief Queue a publish. Nothing is kept for later while disconnected.
+ * @return 0, -ENOTCONN, -ENOBUFS (IOTCAR_MQTT_OUT_MAX QoS 1 publishes
+ * already wait for the broker), -EINVAL.
+ */
+int iotcar_mqtt_publish(struct iotcar_mqtt *m, const char *topic,
+			const void *payload, size_t len, int qos, bool retain);
+
+/**
+ * @brief Publish at QoS 1 with MQTT v5 Correlation Data: the answer to a
+ * request that named @p topic as its Response Topic.
+ * @return As iotcar_mqtt_publish().
+ */
+int iotcar_mqtt_reply(struct iotcar_mqtt *m, const char *topic,
+		      const void *payload, size_t len, const void *correlation,
+		      size_t correlation_len);
+
+/** @brief Messages dropped because the loop fell behind. */
+uint64_t iotcar_mqtt_dropped(struct iotcar_mqtt *m);
+
+/**
+ * @brief Disconnect cleanly, letting queued publishes go out first; waits
+ * up to @p timeout_ms. No handler is called afterwards.
+ * @return 0, or -ETIMEDOUT.
+ */
+int iotcar_mqtt_stop(struct iotcar_mqtt *m, int timeout_ms);
+
+/** @brief Stop if needed, and free. Accepts NULL. */
+void iotcar_mqtt_free(struct iotcar_mqtt *m);
+
+#endif

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * payload.h: the payloads of SPEC §2-4 — drive text, the JSON `set` object,
+ * state, result and event JSON — parsed and formatted in one place, through
+ * cJSON, for every program. Parsers take (buffer, length): MQTT payloads are
+ * not NUL-terminated.
+ */
+#ifndef IOTCAR_PAYLOAD_H
+#define IOTCAR_PAYLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Longest command payload a car accepts (set, set/drive...). */
+#define IOTCAR_COMMAND_MAX 4096
+/** Longest command id echoed back in a result. */
+#define IOTCAR_CMD_ID_MAX 64
+/** Speed of forward/backward/left/right when none is given (SPEC §4). */
+#define IOTCAR_DRIVE_DEFAULT_SPEED 50
+/** Largest `ms` accepted before the car clamps it: one day. */
+#define IOTCAR_DRIVE_MS_MAX 86400000
+
+/** Why a command was refused: the `error` field of a result. */
+enum iotcar_err {
+	IOTCAR_ERR_NONE,
+	IOTCAR_ERR_BAD_ARGUMENT,
+	IOTCAR_ERR_UNKNOWN_COMMAND,
+	IOTCAR_ERR_UNKNOWN_FIELD,
+	IOTCAR_ERR_BAD_JSON,
+	IOTCAR_ERR_BAD_ENCODING,
+	IOTCAR_ERR_TOO_LONG,
+	IOTCAR_ERR_ESTOP,
+	IOTCAR_ERR_BLOCKED,
+	IOTCAR_ERR_RETAINED,
+	IOTCAR_ERR_INTERNAL,
+	IOTCAR_ERR_COUNT,
+};
+
+/** A machine-readable code and a sentence for people. */
+struct iotcar_error {
+	enum iotcar_err code;
+	char message[160];
+};
+
+/** @brief "bad-argument", "estop"...: the wire name of @p code. */
+const char *iotcar_err_name(enum iotcar_err code);
+
+/** @brief Fill @p err (which may be NULL) with @p code and a message. */
+void iotcar_error_set(struct iotcar_error *err, enum iotcar_err code,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/** One drive command of SPEC §4. throttle = steer = 0 is a stop. */
+struct iotcar_drive {
+	/* -100..100, positive is forward. */
+	int throttle;
+	/* -100..100, positive turns right. */
+	int steer;
+	/* How long the command lives; 0 means the car's default. */
+	int ttl_ms;
+};
+
+/**
+ * @brief Parse drive text ("forward 60 500", "drive 40 -20", "stop").
+ * Case-insensitive; blanks (spaces, tabs, CR, LF) around words ignored.
+ * @return 0, or -EINVAL with @p err set (unknown-command, bad-argument,
+ * bad-encoding, too-long).
+ */
+int iotcar_drive_parse(const char *text, size_t len, struct iotcar_drive *d,
+		       struct iotcar_error *err);
+
+/** A command id as the sender wrote it: a JSON string or integer. */
+struct iotcar_cmd_id {
+	bool present;
+	bool is_number;
+	char text[IOTCAR_CMD_ID_MAX + 1];
+};
+
+/** Which fields of a `set` object were given. */
+enum {
+	IOTCAR_SET_DRIVE = 1 << 0,
+	IOTCAR_SET_SPEED_LIMIT = 1 << 1,
+	IOTCAR_SET_ESTOP = 1 << 2,
+};
+
+/** The JSON object on `set` (SPEC §4). */
+struct iotcar_set {
+	/* IOTCAR_SET_* bits. */
+	unsigned fields;
+	struct iotcar_drive drive;
+	int speed_limit;
+	bool estop;
+	struct iotcar_cmd_id id;
+};
+
+/**
+ * @brief Parse a `set` object: throttle, steer, ttl_ms, drive (text),
+ * speed_limit, estop ("ON"/"OFF"), id. Unknown fields are an error.
+ * @p out->id is filled even when another field is bad, so that the error
+ * result can carry it.
+ * @return 0, or -EINVAL with @p err set.
+ */
+int iotcar_set_parse(const char *json, size_t len, struct iotcar_set *out,
+		     struct iotcar_error *err);
+
+/**
+ * @brief Parse the payload of set/speed_limit: an integer 0..100.
+ * @return 0 or -EINVAL with @p err set.
+ */
+int iotcar_speed_limit_parse(const char *text, size_t len, int *limit,
+			     struct iotcar_error *err);
+
+/**
+ * @brief Parse the payload of set/estop: ON or OFF (any case).
+ * @return 0 or -EINVAL with @p err set.
+ */
+int iotcar_estop_parse(const char *text, size_t len, bool *on,
+		       struct iotcar_error *err);
+
+enum iotcar_mode {
+	IOTCAR_MODE_IDLE,
+	IOTCAR_MODE_DRIVING,
+	IOTCAR_MODE_FAILSAFE,
+	IOTCAR_MODE_BLOCKED,
+	IOTCAR_MODE_ESTOP,
+	IOTCAR_MODE_COUNT,
+};
+
+/** @brief "idle", "driving"...: the wire name of @p mode. */
+const char *iotcar_mode_name(enum iotcar_mode mode);
+
+/** The state of SPEC §3. */
+struct iotcar_state {
+	enum iotcar_mode mode;
+	int throttle;
+	int steer;
+	/* Applied duties after mixing and limits, -100..100. */
+	int left;
+	int right;
+	int speed_limit;
+	bool estop;
+	bool obstacle;
+	bool moving;
+	bool has_distance;
+	double distance_cm;
+	int ttl_ms;
+	uint64_t seq;
+};
+
+/**
+ * @brief Format @p st as the state JSON.
+ * @return Length written (without NUL), or -ENOBUFS / -ENOMEM.
+ */
+int iotcar_state_format(const struct iotcar_state *st, char *buf, size_t size);
+
+/**
+ * @brief Format a result: ok when @p err is NULL or IOTCAR_ERR_NONE.
+ * @return Length written, or -ENOBUFS / -ENOMEM.
+ */
+int iotcar_result_format(const char *cmd, const struct iotcar_cmd_id *id,
+			 const struct iotcar_error *err, char *buf,
+			 size_t size);
+
+/** An event of SPEC §2; fields left NULL/unset are left out. */
+struct iotcar_event {
+	/* "failsafe", "obstacle", "estop", "bad_command", "retained_ignored" */
+	const char *event;
+	/* failsafe: "ttl" or "link_lost". */
+	const char *reason;
+	/* bad_command, retained_ignored: where the command came from. */
+	const char *topic;
+	/* bad_command: what was wrong. */
+	const struct iotcar_error *err;
+	/* estop: the new latch state. */
+	const char *estop;
+	/* obstacle */
+	bool has_distance;
+	double distance_cm;
+};
+
+/** The telemetry of SPEC §2: sensors and health. */
+struct iotcar_telemetry {
+	int64_t uptime_s;
+	bool has_distance;
+	double distance_cm;
+	int left;
+	int right;
+	/* Wi-Fi signal; absent on a wired or simulated car. */
+	bool has_rssi;
+	int rssi_dbm;
+	bool has_cpu_temp;
+	double cpu_temp_c;
+	long rss_kb;
+	/* "sim" or "gpiod". */
+	const char *hal;
+	/* The simulated car's pose. */
+	bool has_pose;
+	double x_cm;
+	double y_cm;
+	double heading_deg;
+	double odometer_cm;
+	uint64_t commands;
+	uint64_t rejected;
+	uint64_t dropped;
+};
+
+/** @brief Format @p t. @return Length written, or -ENOBUFS / -ENOMEM. */
+int iotcar_telemetry_format(const struct iotcar_telemetry *t, char *buf,
+			    size_t size);
+
+/** @brief Format @p ev. @return Length written, or -ENOBUFS / -ENOMEM. */
+int iotcar_event_format(const struct iotcar_event *ev, char *buf, size_t size);
+
+#endif

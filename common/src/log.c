@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+/*
+ * log.c: the logger of log.h. Each line is formatted into one buffer and
+ * written with a single write(2) so Paho's threads and the main loop never
+ * interleave half-lines.
+ */
+#include "iotcar/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *log_prog = "iotcar";
+static enum iotcar_log_level log_threshold = IOTCAR_LOG_INFO;
+
+static const char *const log_names[] = {
+	[IOTCAR_LOG_ERROR] = "error",
+	[IOTCAR_LOG_WARNING] = "warning",
+	[IOTCAR_LOG_INFO] = "info",
+	[IOTCAR_LOG_DEBUG] = "debug",
+};
+
+void iotcar_log_init(const char *prog, enum iotcar_log_level level)
+{
+	log_prog = prog;
+	log_threshold = level;
+}
+
+int iotcar_log_level_parse(const char *text, enum iotcar_log_level *level)
+{
+	for (size_t i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
+		if (strcmp(text, log_names[i]) == 0) {
+			*level = (enum iotcar_log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+bool iotcar_log_enabled(enum iotcar_log_level level)
+{
+	return level <= log_threshold;
+}
+
+void iotcar_log(enum iotcar_log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	struct timeval tv;
+	struct tm tm;
+	va_list ap;
+	size_t n;
+	int saved_errno = errno;
+	int ret;
+
+	if (!iotcar_log_enabled(level))
+		return;
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	ret = snprintf(line, sizeof(line),
+		       "%02d:%02d:%02d.%03ld %s: %s: ", tm.tm_hour, tm.tm_min,
+		       tm.tm_sec, (long)(tv.tv_usec / 1000), log_prog,
+		       log_names[level]);
+	if (ret < 0)
+		return;
+	n = (size_t)ret < sizeof(line) ? (size_t)ret : sizeof(line) - 1;
+	va_start(ap, fmt);
+	ret = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (ret < 0)
+		return;
+	n += (size_t)ret;
+	/* A line too long for the buffer is cut, never dropped. */
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* Nowhere left to report it. */
+	}
+	errno = saved_errno;
+}

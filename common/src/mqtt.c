@@ -1,0 +1,1290 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mqtt.c: the Paho MQTTAsync wrapper of mqtt.h, and the only file that
+ * includes <MQTTAsync.h>. Paho's callbacks run on Paho's threads: they copy
+ * the event into a queue, wake the loop through an eventfd and return; the
+ * loop's thread does everything else.
+ */
+#include "iotcar/mqtt.h"
+
+#include <MQTTAsync.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "iotcar/log.h"
+#include "iotcar/text.h"
+
+#define MQTT_HOST_MAX 256
+#define MQTT_REASON_MAX 200
+#define MQTT_CONNECT_TIMEOUT_S 5
+/* Paho's own command queue; it applies while connected too. */
+#define MQTT_PAHO_BUFFERED_MAX 4096
+/* QoS 1 publishes in flight when the broker sets no Receive Maximum. */
+#define MQTT_WINDOW_MAX 64
+/*
+ * Paho 1.3.12's receive thread naps 100 ms whenever a second passes with
+ * nothing to read, and a message arriving then waits: measured, 1 in 20
+ * first commands after a pause took 70-85 ms. A message to ourselves
+ * every half second of silence keeps it from ever timing out.
+ */
+#define MQTT_WAKE_MS 500
+#define MQTT_WAKE_PREFIX "$iotcar/wake/"
+
+enum mqtt_ev_type {
+	MQTT_EV_CONNECTED,
+	MQTT_EV_CONNECT_FAILED,
+	MQTT_EV_LOST,
+	MQTT_EV_MESSAGE,
+};
+
+struct mqtt_event {
+	struct mqtt_event *next;
+	enum mqtt_ev_type type;
+	/* MQTT_EV_CONNECTED: the broker's Receive Maximum, or 0. */
+	int receive_max;
+	struct iotcar_mqtt_msg msg;
+	char reason[MQTT_REASON_MAX];
+	/* Topic, payload, response topic and correlation data, in a row. */
+	char data[];
+};
+
+/* A QoS 1 publish waiting for a slot in the broker's in-flight window. */
+struct mqtt_out {
+	struct mqtt_out *next;
+	int qos;
+	bool retain;
+	size_t len;
+	size_t correlation_len;
+	/* Payload, correlation data, then the topic's NUL-terminated text. */
+	char *payload;
+	char *correlation;
+	char *topic;
+	char data[];
+};
+
+struct iotcar_mqtt {
+	struct iotcar_loop *loop;
+	struct iotcar_mqtt_handlers handlers;
+	void *ctx;
+	MQTTAsync client;
+	int evfd;
+	struct iotcar_timer *retry;
+	struct iotcar_timer *wake;
+	/* $iotcar/wake/<client id>: '#' subscriptions never see '$' topics. */
+	char *wake_topic;
+	/* When the loop last got a message; loop thread only. */
+	int64_t last_rx_ms;
+	/* Wake messages sent since connecting, and whether we said that none
+	 * came back; loop thread only. */
+	int wakes_sent;
+	bool wake_warned;
+
+	/* Copies of the options: Paho keeps pointers to some of them. */
+	char *uri;
+	char *client_id;
+	char *username;
+	char *password;
+	char *cafile;
+	char *cert;
+	char *key;
+	char *will_topic;
+	char *will_payload;
+	int keepalive_s;
+	int retry_min_ms;
+	int retry_max_ms;
+	char host[MQTT_HOST_MAX];
+	char port[8];
+	bool tls;
+
+	/* Loop thread only. */
+	bool started;
+	bool stopped;
+	bool connected;
+	bool attempting;
+	int retry_ms;
+	unsigned failures;
+	char last_failure[MQTT_REASON_MAX];
+
+	/* Shared with Paho's threads, under lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct mqtt_event *head;
+	struct mqtt_event *tail;
+	size_t queued;
+	uint64_t dropped;
+	bool disconnect_done;
+	/* Wake messages that came back since connecting. */
+	int wakes_seen;
+	/* QoS 1/2 publishes handed to Paho and not acknowledged yet. */
+	int inflight;
+	/*
+	 * How many the broker lets us have in flight (its Receive Maximum).
+	 * Paho 1.3.12 stalls up to a second whenever its own window fills
+	 * (fixed upstream in 1.4, PR #1457), so it is never given more.
+	 */
+	int window;
+	/* QoS 1/2 publishes waiting for a free slot, oldest first. */
+	struct mqtt_out *out_head;
+	struct mqtt_out *out_tail;
+	size_t out_count;
+	char ssl_error[MQTT_REASON_MAX];
+	/* Topics of the last subscribe, to name refusals. */
+	char **sub_topics;
+	size_t sub_count;
+};
+
+/* ==== URI ==== */
+
+/* Split tcp://host:port / ssl://[v6]:port into its parts. */
+static int mqtt_uri_parse(const char *uri, bool *tls, char *host,
+			  size_t hostsize, char *port, size_t portsize)
+{
+	const char *rest;
+	const char *colon;
+	const char *end;
+	size_t hlen;
+	long p;
+
+	if (!strncmp(uri, "tcp://", 6)) {
+		*tls = false;
+		rest = uri + 6;
+	} else if (!strncmp(uri, "ssl://", 6)) {
+		*tls = true;
+		rest = uri + 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*rest == '[') {
+		end = strchr(rest, ']');
+		if (!end)
+			return -EINVAL;
+		rest++;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] && !colon)
+			return -EINVAL;
+	} else {
+		colon = strrchr(rest, ':');
+		end = colon ? colon : rest + strlen(rest);
+	}
+	hlen = (size_t)(end - rest);
+	if (hlen == 0 || hlen >= hostsize || memchr(rest, '/', hlen))
+		return -EINVAL;
+	memcpy(host, rest, hlen);
+	host[hlen] = '\0';
+	if (!colon) {
+		snprintf(port, portsize, "%s", *tls ? "8883" : "1883");
+		return 0;
+	}
+	if (iotcar_parse_long(colon + 1, 1, 65535, &p))
+		return -EINVAL;
+	snprintf(port, portsize, "%ld", p);
+	return 0;
+}
+
+bool iotcar_mqtt_uri_is_valid(const char *uri)
+{
+	char host[MQTT_HOST_MAX];
+	char port[8];
+	bool tls;
+
+	return uri && mqtt_uri_parse(uri, &tls, host, sizeof(host), port,
+				     sizeof(port)) == 0;
+}
+
+int iotcar_mqtt_opts_from_settings(const struct iotcar_common_settings *s,
+				   const char *client_id,
+				   struct iotcar_mqtt_opts *opts,
+				   char *password, size_t pwsize, char *err,
+				   size_t errlen)
+{
+	int ret;
+
+	memset(opts, 0, sizeof(*opts));
+	if (!iotcar_mqtt_uri_is_valid(s->broker)) {
+		snprintf(err, errlen,
+			 "--broker: '%.60s' is not tcp://host[:port] or "
+			 "ssl://host[:port]",
+			 s->broker);
+		return -EINVAL;
+	}
+	if (s->password_file) {
+		ret = iotcar_read_line(s->password_file, password, pwsize);
+		if (ret) {
+			snprintf(err, errlen, "--password-file: %s: %s",
+				 s->password_file,
+				 ret == -ENODATA ? "empty" : strerror(-ret));
+			return ret;
+		}
+		opts->password = password;
+	}
+	if ((s->cert == NULL) != (s->key == NULL)) {
+		snprintf(err, errlen, "--cert and --key go together");
+		return -EINVAL;
+	}
+	opts->uri = s->broker;
+	opts->client_id = s->client_id ? s->client_id : client_id;
+	opts->username = s->username;
+	opts->cafile = s->cafile;
+	opts->cert = s->cert;
+	opts->key = s->key;
+	opts->keepalive_s = s->keepalive_s;
+	opts->reconnect_min_ms = s->reconnect_min_ms;
+	opts->reconnect_max_ms = s->reconnect_max_ms;
+	return 0;
+}
+
+/* ==== The queue Paho's threads fill ==== */
+
+static void mqtt_push(struct iotcar_mqtt *m, struct mqtt_event *ev)
+{
+	uint64_t one = 1;
+	bool drop = false;
+
+	pthread_mutex_lock(&m->lock);
+	if (ev->type == MQTT_EV_MESSAGE && m->queued >= IOTCAR_MQTT_QUEUE_MAX) {
+		m->dropped++;
+		drop = true;
+	} else {
+		ev->next = NULL;
+		if (m->tail)
+			m->tail->next = ev;
+		else
+			m->head = ev;
+		m->tail = ev;
+		m->queued++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (drop) {
+		free(ev);
+		return;
+	}
+	if (write(m->evfd, &one, sizeof(one)) < 0) {
+		/* The counter is already non-zero: the loop will wake. */
+	}
+}
+
+static struct mqtt_event *mqtt_event_new(enum mqtt_ev_type type, size_t extra)
+{
+	struct mqtt_event *ev = calloc(1, sizeof(*ev) + extra);
+
+	if (ev)
+		ev->type = type;
+	return ev;
+}
+
+static void mqtt_push_status(struct iotcar_mqtt *m, enum mqtt_ev_type type,
+			     const char *reason)
+{
+	struct mqtt_event *ev = mqtt_event_new(type, 0);
+
+	if (!ev) {
+		log_error("mqtt: out of memory; connection event lost");
+		return;
+	}
+	snprintf(ev->reason, sizeof(ev->reason), "%s", reason ? reason : "");
+	mqtt_push(m, ev);
+}
+
+/* ==== Paho callbacks (Paho's threads: copy, queue, wake, return) ==== */
+
+static const MQTTLenString *mqtt_prop(MQTTAsync_message *msg,
+				      enum MQTTPropertyCodes code)
+{
+	MQTTProperty *p = MQTTProperties_getProperty(&msg->properties, code);
+
+	return p ? &p->value.data : NULL;
+}
+
+static int paho_message(void *context, char *topic, int topic_len,
+			MQTTAsync_message *msg)
+{
+	struct iotcar_mqtt *m = context;
+	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+	size_t plen = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+	bool oversize = plen > IOTCAR_MQTT_PAYLOAD_MAX;
+	const MQTTLenString *rt =
+		mqtt_prop(msg, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
+	const MQTTLenString *cd =
+		mqtt_prop(msg, MQTTPROPERTY_CODE_CORRELATION_DATA);
+	size_t rtlen = rt ? (size_t)rt->len : 0;
+	size_t cdlen = cd ? (size_t)cd->len : 0;
+	size_t copy = oversize ? 0 : plen;
+	struct mqtt_event *ev;
+	char *p;
+
+	/* Our own wake-up call has done its job by arriving. */
+	if (tlen == strlen(m->wake_topic) &&
+	    !memcmp(topic, m->wake_topic, tlen)) {
+		pthread_mutex_lock(&m->lock);
+		m->wakes_seen++;
+		pthread_mutex_unlock(&m->lock);
+		goto out;
+	}
+	ev = mqtt_event_new(MQTT_EV_MESSAGE, tlen + copy + rtlen + cdlen + 3);
+	if (!ev) {
+		pthread_mutex_lock(&m->lock);
+		m->dropped++;
+		pthread_mutex_unlock(&m->lock);
+		goto out;
+	}
+	p = ev->data;
+	memcpy(p, topic, tlen);
+	ev->msg.topic = p;
+	p += tlen + 1;
+	if (!oversize) {
+		if (plen)
+			memcpy(p, msg->payload, plen);
+		ev->msg.payload = p;
+		p += plen + 1;
+	}
+	if (rt) {
+		memcpy(p, rt->data, rtlen);
+		ev->msg.response_topic = p;
+		p += rtlen + 1;
+	}
+	if (cd) {
+		memcpy(p, cd->data, cdlen);
+		ev->msg.correlation = p;
+		ev->msg.correlation_len = cdlen;
+	}
+	ev->msg.len = plen;
+	ev->msg.oversize = oversize;
+	ev->msg.qos = msg->qos;
+	ev->msg.retained = msg->retained != 0;
+	mqtt_push(m, ev);
+out:
+	MQTTAsync_freeMessage(&msg);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void paho_connection_lost(void *context, char *cause)
+{
+	mqtt_push_status(context, MQTT_EV_LOST,
+			 cause && *cause ? cause : "connection lost");
+}
+
+static void paho_disconnected(void *context, MQTTProperties *props,
+			      enum MQTTReasonCodes rc)
+{
+	char reason[MQTT_REASON_MAX];
+
+	(void)props;
+	snprintf(reason, sizeof(reason), "the broker disconnected us: %s",
+		 MQTTReasonCode_toString(rc));
+	mqtt_push_status(context, MQTT_EV_LOST, reason);
+}
+
+static void paho_connect_ok(void *context, MQTTAsync_successData5 *resp)
+{
+	struct mqtt_event *ev = mqtt_event_new(MQTT_EV_CONNECTED, 0);
+	int rm = MQTTProperties_getNumericValue(
+		&resp->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+
+	if (!ev) {
+		log_error("mqtt: out of memory; connection event lost");
+		return;
+	}
+	ev->receive_max = rm > 0 ? rm : 0;
+	mqtt_push(context, ev);
+}
+
+static void paho_connect_failed(void *context, MQTTAsync_failureData5 *resp)
+{
+	struct iotcar_mqtt *m = context;
+	char reason[MQTT_REASON_MAX];
+	char ssl[MQTT_REASON_MAX];
+
+	pthread_mutex_lock(&m->lock);
+	snprintf(ssl, sizeof(ssl), "%s", m->ssl_error);
+	m->ssl_error[0] = '\0';
+	pthread_mutex_unlock(&m->lock);
+	if (resp && resp->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+		snprintf(reason, sizeof(reason), "refused by the broker: %s",
+			 MQTTReasonCode_toString(resp->reasonCode));
+	else if (ssl[0])
+		snprintf(reason, sizeof(reason), "TLS: %.180s", ssl);
+	else if (resp && resp->message)
+		snprintf(reason, sizeof(reason), "%s", resp->message);
+	else
+		snprintf(reason, sizeof(reason), "%s",
+			 MQTTAsync_strerror(resp ? resp->code
+						 : MQTTASYNC_FAILURE));
+	mqtt_push_status(m, MQTT_EV_CONNECT_FAILED, reason);
+}
+
+static int paho_ssl_error(const char *str, size_t len, void *u)
+{
+	struct iotcar_mqtt *m = u;
+	size_t n = len;
+
+	while (n && (str[n - 1] == '\n' || str[n - 1] == '\r'))
+		n--;
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->ssl_error, sizeof(m->ssl_error), "%.*s", (int)n, str);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+static void paho_subscribe_ok(void *context, MQTTAsync_successData5 *resp)
+{
+	struct iotcar_mqtt *m = context;
+	int n = resp->alt.sub.reasonCodeCount;
+
+	pthread_mutex_lock(&m->lock);
+	for (int i = 0; i < n; i++) {
+		/* Paho fills the array only for two topics or more. */
+		enum MQTTReasonCodes rc =
+			n > 1 ? resp->alt.sub.reasonCodes[i] : resp->reasonCode;
+
+		if (rc >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+			log_error("mqtt: the broker refused the subscription "
+				  "to %s: %s",
+				  (size_t)i < m->sub_count ? m->sub_topics[i]
+							   : "?",
+				  MQTTReasonCode_toString(rc));
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void paho_subscribe_failed(void *context, MQTTAsync_failureData5 *resp)
+{
+	(void)context;
+	log_error("mqtt: subscribe failed: %s",
+		  resp->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR
+			  ? MQTTReasonCode_toString(resp->reasonCode)
+			  : MQTTAsync_strerror(resp->code));
+}
+
+static void paho_publish_done(struct iotcar_mqtt *m)
+{
+	uint64_t one = 1;
+	bool waiting;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->inflight > 0)
+		m->inflight--;
+	waiting = m->out_count > 0;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	/* A slot is free: the loop hands Paho the next queued publish. */
+	if (waiting && write(m->evfd, &one, sizeof(one)) < 0) {
+		/* Already signalled. */
+	}
+}
+
+static void paho_publish_ok(void *context, MQTTAsync_successData5 *resp)
+{
+	(void)resp;
+	paho_publish_done(context);
+}
+
+static void paho_publish_failed(void *context, MQTTAsync_failureData5 *resp)
+{
+	(void)resp;
+	paho_publish_done(context);
+}
+
+static void paho_wake_refused(void *context, MQTTAsync_failureData5 *resp)
+{
+	struct iotcar_mqtt *m = context;
+
+	log_warning("mqtt: the broker refused %s (%s); expect up to 100 ms "
+		    "more latency after idle seconds",
+		    m->wake_topic, MQTTReasonCode_toString(resp->reasonCode));
+}
+
+static void paho_wake_subscribed(void *context, MQTTAsync_successData5 *resp)
+{
+	/* One topic: a refusal comes as a success with a failure code. */
+	if (resp->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR) {
+		MQTTAsync_failureData5 f = MQTTAsync_failureData5_initializer;
+
+		f.reasonCode = resp->reasonCode;
+		paho_wake_refused(context, &f);
+	}
+}
+
+static void paho_disconnect_done(struct iotcar_mqtt *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->disconnect_done = true;
+	pthread_cond_signal(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void paho_disconnect_ok(void *context, MQTTAsync_successData5 *resp)
+{
+	(void)resp;
+	paho_disconnect_done(context);
+}
+
+static void paho_disconnect_failed(void *context, MQTTAsync_failureData5 *resp)
+{
+	(void)resp;
+	paho_disconnect_done(context);
+}
+
+/* ==== TCP_NODELAY ==== */
+
+static bool mqtt_same_peer(const struct sockaddr_storage *peer,
+			   const struct addrinfo *ai)
+{
+	if (peer->ss_family != ai->ai_family)
+		return false;
+	if (peer->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)peer;
+		const struct sockaddr_in *b = (const void *)ai->ai_addr;
+
+		return a->sin_port == b->sin_port &&
+		       a->sin_addr.s_addr == b->sin_addr.s_addr;
+	}
+	if (peer->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)peer;
+		const struct sockaddr_in6 *b = (const void *)ai->ai_addr;
+
+		return a->sin6_port == b->sin6_port &&
+		       !memcmp(&a->sin6_addr, &b->sin6_addr,
+			       sizeof(a->sin6_addr));
+	}
+	return false;
+}
+
+static uint16_t mqtt_peer_port(const struct sockaddr_storage *peer)
+{
+	if (peer->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)peer)
+				     ->sin_port);
+	if (peer->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)peer)
+				     ->sin6_port);
+	return 0;
+}
+
+/*
+ * Does this fd look like our broker connection? By address and port when the
+ * broker's host is a literal address; by port alone for a host name, so that
+ * no DNS lookup ever blocks the loop. A false match only gives some other TCP
+ * socket of ours TCP_NODELAY, which every iotcar program wants anyway.
+ */
+static bool mqtt_is_broker_fd(int fd, const struct addrinfo *addrs,
+			      uint16_t port)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	int type;
+	socklen_t tlen = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
+	    type != SOCK_STREAM)
+		return false;
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+		return false;
+	if (!addrs)
+		return mqtt_peer_port(&peer) == port;
+	for (const struct addrinfo *ai = addrs; ai; ai = ai->ai_next) {
+		if (mqtt_same_peer(&peer, ai))
+			return true;
+	}
+	return false;
+}
+
+static void mqtt_set_nodelay(struct iotcar_mqtt *m)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *addrs = NULL;
+	struct dirent *de;
+	int found = 0;
+	int one = 1;
+	long port = 0;
+	DIR *dir;
+
+	if (getaddrinfo(m->host, m->port, &hints, &addrs) != 0)
+		addrs = NULL;
+	iotcar_parse_long(m->port, 1, 65535, &port);
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		goto out;
+	while ((de = readdir(dir)) != NULL) {
+		long fd;
+
+		if (iotcar_parse_long(de->d_name, 0, 1 << 30, &fd) ||
+		    fd == dirfd(dir) ||
+		    !mqtt_is_broker_fd((int)fd, addrs, (uint16_t)port))
+			continue;
+		if (setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			       sizeof(one)) == 0)
+			found++;
+	}
+	closedir(dir);
+out:
+	if (!found)
+		log_warning("mqtt: broker socket not found; TCP_NODELAY not "
+			    "set, expect ~40 ms delays");
+	freeaddrinfo(addrs);
+}
+
+/* ==== Connecting ==== */
+
+static void mqtt_connect(struct iotcar_mqtt *m)
+{
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	int rc;
+
+	co.keepAliveInterval = m->keepalive_s;
+	co.cleanstart = 1;
+	co.connectTimeout = MQTT_CONNECT_TIMEOUT_S;
+	co.username = m->username;
+	co.password = m->password;
+	co.onSuccess5 = paho_connect_ok;
+	co.onFailure5 = paho_connect_failed;
+	co.context = m;
+	if (m->will_topic) {
+		will.topicName = m->will_topic;
+		will.message = m->will_payload;
+		will.retained = 1;
+		will.qos = 1;
+		co.will = &will;
+	}
+	if (m->tls) {
+		ssl.trustStore = m->cafile;
+		ssl.keyStore = m->cert;
+		ssl.privateKey = m->key;
+		ssl.enableServerCertAuth = 1;
+		ssl.verify = 1;
+		ssl.ssl_error_cb = paho_ssl_error;
+		ssl.ssl_error_context = m;
+		co.ssl = &ssl;
+	}
+	m->attempting = true;
+	rc = MQTTAsync_connect(m->client, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		m->attempting = false;
+		mqtt_push_status(m, MQTT_EV_CONNECT_FAILED,
+				 MQTTAsync_strerror(rc));
+	}
+}
+
+static void mqtt_on_retry(void *ctx)
+{
+	struct iotcar_mqtt *m = ctx;
+
+	if (!m->stopped && !m->connected && !m->attempting)
+		mqtt_connect(m);
+}
+
+static void mqtt_schedule_retry(struct iotcar_mqtt *m)
+{
+	iotcar_timer_start(m->retry, m->retry_ms, 0);
+	m->retry_ms = m->retry_ms * 2 > m->retry_max_ms ? m->retry_max_ms
+							: m->retry_ms * 2;
+}
+
+static void mqtt_flush_out(struct iotcar_mqtt *m);
+static void mqtt_drop_out(struct iotcar_mqtt *m);
+static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
+		       const void *payload, size_t len, int qos, bool retain,
+		       const void *correlation, size_t correlation_len);
+
+static void mqtt_on_wake_timer(void *ctx)
+{
+	struct iotcar_mqtt *m = ctx;
+	int seen;
+
+	if (!m->connected ||
+	    iotcar_clock_ms() - m->last_rx_ms < MQTT_WAKE_MS - 10)
+		return;
+	pthread_mutex_lock(&m->lock);
+	seen = m->wakes_seen;
+	pthread_mutex_unlock(&m->lock);
+	/* An ACL that forbids the topic drops them silently: say so once. */
+	if (m->wakes_sent >= 4 && seen == 0 && !m->wake_warned) {
+		m->wake_warned = true;
+		log_warning(
+			"mqtt: none of our messages to %s came back; does "
+			"the broker's ACL allow it (pattern readwrite "
+			"$iotcar/wake/%%c)? Expect up to 100 ms more latency "
+			"after idle seconds",
+			m->wake_topic);
+	}
+	m->wakes_sent++;
+	mqtt_submit(m, m->wake_topic, "", 0, 0, false, NULL, 0);
+}
+
+/* Subscribe to our wake topic; separate from the program's subscriptions. */
+static void mqtt_subscribe_wake(struct iotcar_mqtt *m)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+
+	ro.onFailure5 = paho_wake_refused;
+	ro.onSuccess5 = paho_wake_subscribed;
+	ro.context = m;
+	if (MQTTAsync_subscribe(m->client, m->wake_topic, 0, &ro) ==
+	    MQTTASYNC_SUCCESS)
+		iotcar_timer_start(m->wake, MQTT_WAKE_MS, MQTT_WAKE_MS);
+}
+
+static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
+{
+	switch (ev->type) {
+	case MQTT_EV_CONNECTED:
+		mqtt_drop_out(m);
+		m->window =
+			ev->receive_max > 0 && ev->receive_max < MQTT_WINDOW_MAX
+				? ev->receive_max
+				: MQTT_WINDOW_MAX;
+		m->attempting = false;
+		m->connected = true;
+		m->retry_ms = m->retry_min_ms;
+		m->failures = 0;
+		m->last_failure[0] = '\0';
+		mqtt_set_nodelay(m);
+		m->last_rx_ms = iotcar_clock_ms();
+		m->wakes_sent = 0;
+		pthread_mutex_lock(&m->lock);
+		m->wakes_seen = 0;
+		pthread_mutex_unlock(&m->lock);
+		mqtt_subscribe_wake(m);
+		log_info("mqtt: connected to %s", m->uri);
+		if (m->handlers.connected)
+			m->handlers.connected(m->ctx);
+		break;
+	case MQTT_EV_CONNECT_FAILED:
+		m->attempting = false;
+		/* The same failure again is not news: say it once. */
+		if (m->failures++ == 0 || strcmp(m->last_failure, ev->reason))
+			log_warning("mqtt: cannot connect to %s: %s; retrying",
+				    m->uri, ev->reason);
+		snprintf(m->last_failure, sizeof(m->last_failure), "%s",
+			 ev->reason);
+		mqtt_schedule_retry(m);
+		break;
+	case MQTT_EV_LOST:
+		if (!m->connected)
+			break;
+		m->connected = false;
+		iotcar_timer_stop(m->wake);
+		mqtt_drop_out(m);
+		log_warning("mqtt: lost %s: %s", m->uri, ev->reason);
+		m->retry_ms = m->retry_min_ms;
+		mqtt_schedule_retry(m);
+		if (m->handlers.disconnected)
+			m->handlers.disconnected(m->ctx, ev->reason);
+		break;
+	case MQTT_EV_MESSAGE:
+		break;
+	}
+}
+
+/* The eventfd woke us: take the whole queue and dispatch it in order. */
+static void mqtt_on_wake(void *ctx, int fd, uint32_t events)
+{
+	struct iotcar_mqtt *m = ctx;
+	struct mqtt_event *ev;
+	uint64_t count;
+
+	(void)events;
+	if (read(fd, &count, sizeof(count)) < 0) {
+		/* EAGAIN: a previous wake took everything. */
+	}
+	pthread_mutex_lock(&m->lock);
+	ev = m->head;
+	m->head = m->tail = NULL;
+	m->queued = 0;
+	pthread_mutex_unlock(&m->lock);
+	while (ev) {
+		struct mqtt_event *next = ev->next;
+
+		if (m->stopped) {
+			/* After stop no handler runs. */
+		} else if (ev->type == MQTT_EV_MESSAGE) {
+			m->last_rx_ms = iotcar_clock_ms();
+			if (m->handlers.message)
+				m->handlers.message(m->ctx, &ev->msg);
+		} else {
+			mqtt_handle_status(m, ev);
+		}
+		free(ev);
+		ev = next;
+	}
+	mqtt_flush_out(m);
+}
+
+/* ==== Public API ==== */
+
+static int mqtt_dup(char **dst, const char *src)
+{
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static int mqtt_copy_opts(struct iotcar_mqtt *m,
+			  const struct iotcar_mqtt_opts *o)
+{
+	if (mqtt_dup(&m->uri, o->uri) ||
+	    mqtt_dup(&m->client_id, o->client_id) ||
+	    mqtt_dup(&m->username, o->username) ||
+	    mqtt_dup(&m->password, o->password) ||
+	    mqtt_dup(&m->cafile, o->cafile) || mqtt_dup(&m->cert, o->cert) ||
+	    mqtt_dup(&m->key, o->key) ||
+	    mqtt_dup(&m->will_topic, o->will_topic) ||
+	    mqtt_dup(&m->will_payload, o->will_payload))
+		return -ENOMEM;
+	m->keepalive_s = o->keepalive_s > 0 ? o->keepalive_s : 10;
+	m->retry_min_ms = o->reconnect_min_ms > 0 ? o->reconnect_min_ms : 250;
+	m->retry_max_ms = o->reconnect_max_ms > m->retry_min_ms
+				  ? o->reconnect_max_ms
+				  : m->retry_min_ms;
+	m->retry_ms = m->retry_min_ms;
+	return 0;
+}
+
+/* "$iotcar/wake/<client id>", minus characters a topic cannot hold. */
+static char *mqtt_wake_topic(const char *client_id)
+{
+	size_t n = strlen(MQTT_WAKE_PREFIX) + strlen(client_id) + 1;
+	char *t = malloc(n);
+
+	if (!t)
+		return NULL;
+	snprintf(t, n, "%s%s", MQTT_WAKE_PREFIX, client_id);
+	for (char *p = t + strlen(MQTT_WAKE_PREFIX); *p; p++) {
+		if (*p == '/' || *p == '+' || *p == '#')
+			*p = '_';
+	}
+	return t;
+}
+
+static int mqtt_create_client(struct iotcar_mqtt *m)
+{
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
+	int rc;
+
+	co.maxBufferedMessages = MQTT_PAHO_BUFFERED_MAX;
+	rc = MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id,
+					 MQTTCLIENT_PERSISTENCE_NONE, NULL,
+					 &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		log_error("mqtt: cannot create a client for %s: %s", m->uri,
+			  MQTTAsync_strerror(rc));
+		return -EINVAL;
+	}
+	MQTTAsync_setCallbacks(m->client, m, paho_connection_lost, paho_message,
+			       NULL);
+	MQTTAsync_setDisconnected(m->client, m, paho_disconnected);
+	return 0;
+}
+
+struct iotcar_mqtt *iotcar_mqtt_new(struct iotcar_loop *loop,
+				    const struct iotcar_mqtt_opts *opts,
+				    const struct iotcar_mqtt_handlers *handlers,
+				    void *ctx)
+{
+	struct iotcar_mqtt *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->loop = loop;
+	m->handlers = *handlers;
+	m->ctx = ctx;
+	m->evfd = -1;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	if (mqtt_copy_opts(m, opts))
+		goto err;
+	if (!m->uri || !m->client_id ||
+	    mqtt_uri_parse(m->uri, &m->tls, m->host, sizeof(m->host), m->port,
+			   sizeof(m->port))) {
+		errno = EINVAL;
+		goto err;
+	}
+	m->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (m->evfd < 0)
+		goto err;
+	if (iotcar_loop_add_fd(loop, m->evfd, EPOLLIN, mqtt_on_wake, m))
+		goto err;
+	m->retry = iotcar_timer_new(loop, mqtt_on_retry, m);
+	m->wake = iotcar_timer_new(loop, mqtt_on_wake_timer, m);
+	m->wake_topic = mqtt_wake_topic(m->client_id);
+	if (!m->retry || !m->wake || !m->wake_topic || mqtt_create_client(m))
+		goto err;
+	return m;
+err:
+	iotcar_mqtt_free(m);
+	return NULL;
+}
+
+int iotcar_mqtt_start(struct iotcar_mqtt *m)
+{
+	if (m->started)
+		return -EALREADY;
+	m->started = true;
+	mqtt_connect(m);
+	return 0;
+}
+
+bool iotcar_mqtt_is_connected(const struct iotcar_mqtt *m)
+{
+	return m->connected;
+}
+
+static void mqtt_free_sub_topics(struct iotcar_mqtt *m)
+{
+	for (size_t i = 0; i < m->sub_count; i++)
+		free(m->sub_topics[i]);
+	free(m->sub_topics);
+	m->sub_topics = NULL;
+	m->sub_count = 0;
+}
+
+static int mqtt_remember_subs(struct iotcar_mqtt *m,
+			      const struct iotcar_mqtt_sub *subs, size_t count)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&m->lock);
+	mqtt_free_sub_topics(m);
+	m->sub_topics = calloc(count, sizeof(char *));
+	if (!m->sub_topics) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (; m->sub_count < count; m->sub_count++) {
+		m->sub_topics[m->sub_count] = strdup(subs[m->sub_count].topic);
+		if (!m->sub_topics[m->sub_count]) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+int iotcar_mqtt_subscribe(struct iotcar_mqtt *m,
+			  const struct iotcar_mqtt_sub *subs, size_t count)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	MQTTSubscribe_options so[32];
+	char *topics[32];
+	int qos[32];
+	int rc;
+
+	if (!m->connected)
+		return -ENOTCONN;
+	if (count == 0 || count > 32)
+		return -EINVAL;
+	if (mqtt_remember_subs(m, subs, count))
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		MQTTSubscribe_options init = MQTTSubscribe_options_initializer;
+
+		so[i] = init;
+		so[i].retainAsPublished = 1;
+		topics[i] = m->sub_topics[i];
+		qos[i] = subs[i].qos;
+	}
+	ro.onSuccess5 = paho_subscribe_ok;
+	ro.onFailure5 = paho_subscribe_failed;
+	ro.context = m;
+	ro.subscribeOptionsList = so;
+	ro.subscribeOptionsCount = (int)count;
+	rc = MQTTAsync_subscribeMany(m->client, (int)count, topics, qos, &ro);
+	return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
+}
+
+/* Hand one publish to Paho; QoS 1/2 ones already hold a window slot. */
+static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
+		       const void *payload, size_t len, int qos, bool retain,
+		       const void *correlation, size_t correlation_len)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	MQTTProperty p = {.identifier = MQTTPROPERTY_CODE_CORRELATION_DATA};
+	int rc;
+
+	msg.payload = (void *)(uintptr_t)payload;
+	msg.payloadlen = (int)len;
+	msg.qos = qos;
+	msg.retained = retain;
+	if (correlation) {
+		p.value.data.data = (char *)(uintptr_t)correlation;
+		p.value.data.len = (int)correlation_len;
+		if (MQTTProperties_add(&msg.properties, &p)) {
+			rc = MQTTASYNC_FAILURE;
+			goto out;
+		}
+	}
+	if (qos > 0) {
+		ro.onSuccess5 = paho_publish_ok;
+		ro.onFailure5 = paho_publish_failed;
+		ro.context = m;
+	}
+	rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
+	MQTTProperties_free(&msg.properties);
+out:
+	if (rc != MQTTASYNC_SUCCESS && qos > 0)
+		paho_publish_done(m);
+	switch (rc) {
+	case MQTTASYNC_SUCCESS:
+		return 0;
+	case MQTTASYNC_DISCONNECTED:
+		return -ENOTCONN;
+	case MQTTASYNC_MAX_BUFFERED_MESSAGES:
+	case MQTTASYNC_MAX_MESSAGES_INFLIGHT:
+		return -ENOBUFS;
+	default:
+		return -EIO;
+	}
+}
+
+static struct mqtt_out *mqtt_out_new(const char *topic, const void *payload,
+				     size_t len, int qos, bool retain,
+				     const void *correlation,
+				     size_t correlation_len)
+{
+	size_t tlen = strlen(topic);
+	struct mqtt_out *o =
+		malloc(sizeof(*o) + len + correlation_len + tlen + 1);
+
+	if (!o)
+		return NULL;
+	o->next = NULL;
+	o->qos = qos;
+	o->retain = retain;
+	o->len = len;
+	o->correlation_len = correlation_len;
+	o->payload = o->data;
+	o->correlation = correlation ? o->data + len : NULL;
+	o->topic = o->data + len + correlation_len;
+	if (len)
+		memcpy(o->payload, payload, len);
+	if (correlation_len)
+		memcpy(o->correlation, correlation, correlation_len);
+	memcpy(o->topic, topic, tlen + 1);
+	return o;
+}
+
+/* Hand Paho queued publishes while the window has room. */
+static void mqtt_flush_out(struct iotcar_mqtt *m)
+{
+	for (;;) {
+		struct mqtt_out *o;
+		int ret;
+
+		pthread_mutex_lock(&m->lock);
+		o = m->out_head;
+		if (!m->connected || !o || m->inflight >= m->window) {
+			pthread_mutex_unlock(&m->lock);
+			return;
+		}
+		m->out_head = o->next;
+		if (!m->out_head)
+			m->out_tail = NULL;
+		m->out_count--;
+		m->inflight++;
+		pthread_mutex_unlock(&m->lock);
+		ret = mqtt_submit(m, o->topic, o->payload, o->len, o->qos,
+				  o->retain, o->correlation,
+				  o->correlation_len);
+		if (ret)
+			log_debug("mqtt: publish to %s failed: %s", o->topic,
+				  strerror(-ret));
+		free(o);
+	}
+}
+
+/* Forget queued publishes: a new or lost session owes us nothing. */
+static void mqtt_drop_out(struct iotcar_mqtt *m)
+{
+	struct mqtt_out *o;
+
+	pthread_mutex_lock(&m->lock);
+	o = m->out_head;
+	m->out_head = m->out_tail = NULL;
+	m->out_count = 0;
+	m->inflight = 0;
+	pthread_mutex_unlock(&m->lock);
+	while (o) {
+		struct mqtt_out *next = o->next;
+
+		free(o);
+		o = next;
+	}
+}
+
+static int mqtt_send(struct iotcar_mqtt *m, const char *topic,
+		     const void *payload, size_t len, int qos, bool retain,
+		     const void *correlation, size_t correlation_len)
+{
+	struct mqtt_out *o;
+
+	if (!m->connected)
+		return -ENOTCONN;
+	if (len > IOTCAR_MQTT_PAYLOAD_MAX || qos < 0 || qos > 2)
+		return -EINVAL;
+	if (qos == 0)
+		return mqtt_submit(m, topic, payload, len, qos, retain,
+				   correlation, correlation_len);
+	pthread_mutex_lock(&m->lock);
+	if (!m->out_head && m->inflight < m->window) {
+		m->inflight++;
+		pthread_mutex_unlock(&m->lock);
+		return mqtt_submit(m, topic, payload, len, qos, retain,
+				   correlation, correlation_len);
+	}
+	if (m->out_count >= IOTCAR_MQTT_OUT_MAX) {
+		pthread_mutex_unlock(&m->lock);
+		return -ENOBUFS;
+	}
+	pthread_mutex_unlock(&m->lock);
+	o = mqtt_out_new(topic, payload, len, qos, retain, correlation,
+			 correlation_len);
+	if (!o)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
+	if (m->out_tail)
+		m->out_tail->next = o;
+	else
+		m->out_head = o;
+	m->out_tail = o;
+	m->out_count++;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+int iotcar_mqtt_publish(struct iotcar_mqtt *m, const char *topic,
+			const void *payload, size_t len, int qos, bool retain)
+{
+	return mqtt_send(m, topic, payload, len, qos, retain, NULL, 0);
+}
+
+int iotcar_mqtt_reply(struct iotcar_mqtt *m, const char *topic,
+		      const void *payload, size_t len, const void *correlation,
+		      size_t correlation_len)
+{
+	if (!correlation_len)
+		correlation = NULL;
+	return mqtt_send(m, topic, payload, len, 1, false, correlation,
+			 correlation_len);
+}
+
+uint64_t iotcar_mqtt_dropped(struct iotcar_mqtt *m)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->dropped;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+int iotcar_mqtt_stop(struct iotcar_mqtt *m, int timeout_ms)
+{
+	MQTTAsync_disconnectOptions d =
+		MQTTAsync_disconnectOptions_initializer5;
+	struct timespec deadline;
+	int ret = 0;
+
+	if (m->stopped)
+		return 0;
+	m->stopped = true;
+	if (m->retry)
+		iotcar_timer_stop(m->retry);
+	if (m->wake)
+		iotcar_timer_stop(m->wake);
+	if (!m->client || !MQTTAsync_isConnected(m->client))
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	/*
+	 * Paho re-checks a disconnect that waits for acknowledgements only
+	 * every 3 s; so wait for them here, then disconnect at once.
+	 */
+	pthread_mutex_lock(&m->lock);
+	while ((m->inflight > 0 || m->out_head) && ret == 0) {
+		pthread_mutex_unlock(&m->lock);
+		mqtt_flush_out(m);
+		pthread_mutex_lock(&m->lock);
+		if (m->inflight == 0)
+			break;
+		ret = pthread_cond_timedwait(&m->cond, &m->lock, &deadline);
+	}
+	pthread_mutex_unlock(&m->lock);
+	d.timeout = 0;
+	d.onSuccess5 = paho_disconnect_ok;
+	d.onFailure5 = paho_disconnect_failed;
+	d.context = m;
+	if (MQTTAsync_disconnect(m->client, &d) != MQTTASYNC_SUCCESS)
+		return 0;
+	deadline.tv_sec += 1;
+	pthread_mutex_lock(&m->lock);
+	while (!m->disconnect_done && ret == 0)
+		ret = pthread_cond_timedwait(&m->cond, &m->lock, &deadline);
+	pthread_mutex_unlock(&m->lock);
+	m->connected = false;
+	return ret ? -ETIMEDOUT : 0;
+}
+
+void iotcar_mqtt_free(struct iotcar_mqtt *m)
+{
+	struct mqtt_event *ev;
+
+	if (!m)
+		return;
+	if (m->client) {
+		iotcar_mqtt_stop(m, 1000);
+		MQTTAsync_setCallbacks(m->client, NULL, NULL, NULL, NULL);
+		MQTTAsync_destroy(&m->client);
+	}
+	iotcar_timer_free(m->retry);
+	iotcar_timer_free(m->wake);
+	free(m->wake_topic);
+	if (m->evfd >= 0) {
+		iotcar_loop_del_fd(m->loop, m->evfd);
+		close(m->evfd);
+	}
+	for (ev = m->head; ev;) {
+		struct mqtt_event *next = ev->next;
+
+		free(ev);
+		ev = next;
+	}
+	mqtt_drop_out(m);
+	mqtt_free_sub_topics(m);
+	free(m->uri);
+	free(m->client_id);
+	free(m->username);
+	if (m->password)
+		explicit_bzero(m->password, strlen(m->password));
+	free(m->password);
+	free(m->cafile);
+	free(m->cert);
+	free(m->key);
+	free(m->will_topic);
+	free(m->will_payload);
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}

@@ -1,0 +1,37 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# install-deps.sh: the Debian packages iotcar needs, and nothing else
+# (Debian 12 or Raspberry Pi OS bookworm). Only what is missing is
+# installed, so a second run costs nothing.
+#
+#   scripts/install-deps.sh          to build and run (the demo)
+#   scripts/install-deps.sh --test   also what the tests and checks need
+set -eu
+
+packages="gcc libc6-dev cmake ninja-build pkg-config
+	libpaho-mqtt-dev libcjson-dev libinih-dev libgpiod-dev gpiod
+	mosquitto mosquitto-clients openssl"
+if [ "${1:-}" = --test ]; then
+	packages="$packages python3 python3-paho-mqtt clang-format"
+fi
+
+missing=
+for p in $packages; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+		grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+[ -n "$missing" ] || exit 0
+
+echo "install-deps: installing$missing"
+sudo=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null ||
+		{ echo "install-deps: run as root, or install sudo" >&2; exit 1; }
+	sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+# shellcheck disable=SC2086 # one word per package
+$sudo apt-get install -y -q --no-install-recommends $missing
