@@ -1,0 +1,689 @@
+// SPDX-License-Identifier: MIT
+/*
+ * agent.c: the car agent of agent.h. Commands arrive from the MQTT wrapper
+ * on the loop's thread; every one goes through safety.c, whose outputs are
+ * applied to the hardware layer; every change of state is published (at most
+ * 20 times a second, and every state_interval_ms anyway).
+ *
+ * Three kinds of answer: a `result` for every command with an id and every
+ * refused command (and on an MQTT v5 Response Topic, always); an `event`
+ * for what the car did by itself (failsafe, obstacle, estop) or for input
+ * it could not use (bad_command, retained_ignored); and the retained state.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "health.h"
+#include "iotcar/log.h"
+#include "iotcar/payload.h"
+#include "iotcar/text.h"
+#include "iotcar/topic.h"
+#include "safety.h"
+
+/* At most 20 state messages a second (SPEC §2). */
+#define AGENT_STATE_MIN_GAP_MS 50
+/* Distance changes smaller than this are noise, not a new state. */
+#define AGENT_DISTANCE_STEP_CM 1.0
+/* The obstacle clears this far beyond the stop distance. */
+#define AGENT_CLEAR_MARGIN_CM 5.0
+#define AGENT_PAYLOAD_MAX 1024
+#define AGENT_STOP_TIMEOUT_MS 2000
+
+/* The command topics, each also under iotcar/all/. */
+static const struct {
+	enum iotcar_topic_kind kind;
+	/* QoS 0 for drive: a late drive command is worse than a lost one. */
+	int qos;
+} agent_commands[] = {
+	{IOTCAR_TOPIC_SET, 0},
+	{IOTCAR_TOPIC_SET_DRIVE, 0},
+	{IOTCAR_TOPIC_SET_SPEED_LIMIT, 1},
+	{IOTCAR_TOPIC_SET_ESTOP, 1},
+};
+
+struct agent {
+	struct iotcar_loop *loop;
+	const struct agent_settings *cfg;
+	struct hal *hal;
+	struct iotcar_mqtt *mqtt;
+	struct safety safety;
+	/* The duties the hardware layer has now. */
+	int left;
+	int right;
+	struct iotcar_timer *deadman;
+	struct iotcar_timer *state_timer;
+	struct iotcar_timer *telemetry_timer;
+	char topic[IOTCAR_TOPIC_KIND_COUNT][IOTCAR_TOPIC_MAX];
+	char all_topic[IOTCAR_TOPIC_KIND_COUNT][IOTCAR_TOPIC_MAX];
+	/* The last state the broker accepted, and when. */
+	struct iotcar_state published;
+	bool published_valid;
+	int64_t state_sent_ms;
+	uint64_t seq;
+	/* A link loss stopped the car: say so once the link is back. */
+	bool link_failsafe;
+	bool sensing;
+	bool stopped;
+	int exit_code;
+	int64_t started_ms;
+	uint64_t commands;
+	uint64_t rejected;
+};
+
+/* What a command handler needs to answer. */
+struct agent_cmd {
+	const struct iotcar_mqtt_msg *msg;
+	/* "drive", "set", "speed_limit", "estop", "get". */
+	const char *name;
+	struct iotcar_cmd_id id;
+};
+
+static void agent_fault(struct agent *a, int err);
+
+/* ==== Publishing ==== */
+
+static void agent_publish(struct agent *a, enum iotcar_topic_kind kind,
+			  const char *payload, int len, int qos, bool retain)
+{
+	int ret;
+
+	if (len < 0) {
+		log_error("cannot format a %s message: %s",
+			  iotcar_topic_suffix(kind), strerror(-len));
+		return;
+	}
+	ret = iotcar_mqtt_publish(a->mqtt, a->topic[kind], payload, (size_t)len,
+				  qos, retain);
+	if (ret && ret != -ENOTCONN)
+		log_warning("publish to %s failed: %s", a->topic[kind],
+			    strerror(-ret));
+}
+
+static void agent_event(struct agent *a, const struct iotcar_event *ev)
+{
+	char buf[AGENT_PAYLOAD_MAX];
+
+	agent_publish(a, IOTCAR_TOPIC_EVENT, buf,
+		      iotcar_event_format(ev, buf, sizeof(buf)), 1, false);
+}
+
+static void agent_state_get(const struct agent *a, struct iotcar_state *st)
+{
+	const struct safety *s = &a->safety;
+
+	*st = (struct iotcar_state){
+		.mode = s->mode,
+		.throttle = s->throttle,
+		.steer = s->steer,
+		.left = a->left,
+		.right = a->right,
+		.speed_limit = s->speed_limit,
+		.estop = s->estop,
+		.obstacle = s->obstacle,
+		.moving = a->left || a->right,
+		.has_distance = s->has_distance,
+		.distance_cm = s->distance_cm,
+		.ttl_ms = s->ttl_ms,
+		.seq = a->seq,
+	};
+}
+
+static bool agent_state_same(const struct iotcar_state *x,
+			     const struct iotcar_state *y)
+{
+	if (x->has_distance != y->has_distance ||
+	    (x->has_distance &&
+	     fabs(x->distance_cm - y->distance_cm) >= AGENT_DISTANCE_STEP_CM))
+		return false;
+	return x->mode == y->mode && x->throttle == y->throttle &&
+	       x->steer == y->steer && x->left == y->left &&
+	       x->right == y->right && x->speed_limit == y->speed_limit &&
+	       x->estop == y->estop && x->obstacle == y->obstacle &&
+	       x->ttl_ms == y->ttl_ms;
+}
+
+static void agent_publish_state(struct agent *a)
+{
+	struct iotcar_state st;
+	char buf[AGENT_PAYLOAD_MAX];
+	int len;
+
+	agent_state_get(a, &st);
+	st.seq = a->seq + 1;
+	len = iotcar_state_format(&st, buf, sizeof(buf));
+	if (len >= 0 &&
+	    iotcar_mqtt_publish(a->mqtt, a->topic[IOTCAR_TOPIC_STATE], buf,
+				(size_t)len, 1, true) == 0) {
+		a->seq = st.seq;
+		a->published = st;
+		a->published_valid = true;
+		a->state_sent_ms = iotcar_clock_ms();
+	}
+	iotcar_timer_start(a->state_timer, a->cfg->state_interval_ms, 0);
+}
+
+/* The state may have changed: publish now, or as soon as the rate allows. */
+static void agent_state_changed(struct agent *a)
+{
+	struct iotcar_state st;
+	int64_t next = a->state_sent_ms + AGENT_STATE_MIN_GAP_MS;
+
+	agent_state_get(a, &st);
+	if ((a->published_valid && agent_state_same(&st, &a->published)) ||
+	    !iotcar_mqtt_is_connected(a->mqtt))
+		return;
+	if (iotcar_clock_ms() >= next)
+		agent_publish_state(a);
+	else
+		iotcar_timer_start_at(a->state_timer, next);
+}
+
+static void agent_on_state_timer(void *ctx)
+{
+	agent_publish_state(ctx);
+}
+
+static void agent_publish_telemetry(struct agent *a)
+{
+	struct iotcar_telemetry t = {
+		.uptime_s = (iotcar_clock_ms() - a->started_ms) / 1000,
+		.has_distance = a->safety.has_distance,
+		.distance_cm = a->safety.distance_cm,
+		.left = a->left,
+		.right = a->right,
+		.hal = a->hal->name,
+		.commands = a->commands,
+		.rejected = a->rejected,
+		.dropped = iotcar_mqtt_dropped(a->mqtt),
+	};
+	struct hal_pose pose;
+	char buf[AGENT_PAYLOAD_MAX];
+
+	health_read(&t);
+	if (hal_get_pose(a->hal, &pose) == 0) {
+		t.has_pose = true;
+		t.x_cm = pose.x_cm;
+		t.y_cm = pose.y_cm;
+		t.heading_deg = pose.heading_deg;
+		t.odometer_cm = pose.odometer_cm;
+	}
+	agent_publish(a, IOTCAR_TOPIC_TELEMETRY, buf,
+		      iotcar_telemetry_format(&t, buf, sizeof(buf)), 0, false);
+}
+
+static void agent_on_telemetry_timer(void *ctx)
+{
+	struct agent *a = ctx;
+	/* Setting the same duties again reports a fault a thread ran into. */
+	int ret = hal_set_motors(a->hal, a->left, a->right);
+
+	if (ret) {
+		agent_fault(a, ret);
+		return;
+	}
+	agent_publish_telemetry(a);
+}
+
+/* ==== Outputs ==== */
+
+/* Bring the hardware in line with the safety rules, then the state. */
+static void agent_apply(struct agent *a)
+{
+	int left;
+	int right;
+	int ret;
+
+	if (a->safety.deadline_ms)
+		iotcar_timer_start_at(a->deadman, a->safety.deadline_ms);
+	else
+		iotcar_timer_stop(a->deadman);
+	safety_outputs(&a->safety, &left, &right);
+	if (left != a->left || right != a->right) {
+		ret = hal_set_motors(a->hal, left, right);
+		if (ret) {
+			agent_fault(a, ret);
+			return;
+		}
+		a->left = left;
+		a->right = right;
+	}
+	agent_state_changed(a);
+}
+
+static void agent_on_deadman(void *ctx)
+{
+	struct agent *a = ctx;
+	struct iotcar_event ev = {.event = "failsafe", .reason = "ttl"};
+	int ttl_ms = a->safety.ttl_ms;
+
+	if (!safety_expire(&a->safety, iotcar_clock_ms())) {
+		/* Woken early: wait for the real deadline. */
+		agent_apply(a);
+		return;
+	}
+	log_info("failsafe: no drive command for %d ms, stopped", ttl_ms);
+	agent_apply(a);
+	agent_event(a, &ev);
+}
+
+static void agent_on_sensor(void *ctx, int fd, uint32_t events)
+{
+	struct agent *a = ctx;
+	double cm = 0.0;
+	bool valid;
+
+	(void)fd;
+	(void)events;
+	valid = hal_read_distance(a->hal, &cm) == 0;
+	if (safety_set_distance(&a->safety, valid, cm) & SAFETY_EV_OBSTACLE) {
+		struct iotcar_event ev = {.event = "obstacle",
+					  .has_distance = true,
+					  .distance_cm = cm};
+
+		log_info("obstacle at %.1f cm: forward motion blocked", cm);
+		agent_apply(a);
+		agent_event(a, &ev);
+		return;
+	}
+	agent_apply(a);
+}
+
+/* ==== Answers ==== */
+
+static bool agent_is_usable_topic(const char *t)
+{
+	size_t n = strlen(t);
+
+	return n > 0 && n < 256 && iotcar_text_is_valid(t, n) &&
+	       !strpbrk(t, "+#");
+}
+
+/* Answer a command: result and, for unusable input, an event. */
+static void agent_finish(struct agent *a, const struct agent_cmd *cmd,
+			 const struct iotcar_error *err)
+{
+	bool refused = err && err->code != IOTCAR_ERR_NONE;
+	const struct iotcar_mqtt_msg *msg = cmd->msg;
+	char buf[AGENT_PAYLOAD_MAX];
+	int len;
+
+	a->commands++;
+	if (refused) {
+		a->rejected++;
+		log_debug("%s on %s refused: %s: %s", cmd->name, msg->topic,
+			  iotcar_err_name(err->code), err->message);
+	}
+	len = iotcar_result_format(cmd->name, &cmd->id, refused ? err : NULL,
+				   buf, sizeof(buf));
+	if (cmd->id.present || refused)
+		agent_publish(a, IOTCAR_TOPIC_RESULT, buf, len, 1, false);
+	if (msg->response_topic && len >= 0 &&
+	    agent_is_usable_topic(msg->response_topic))
+		iotcar_mqtt_reply(a->mqtt, msg->response_topic, buf,
+				  (size_t)len, msg->correlation,
+				  msg->correlation_len);
+	if (refused && err->code != IOTCAR_ERR_ESTOP &&
+	    err->code != IOTCAR_ERR_BLOCKED) {
+		struct iotcar_event ev = {
+			.event = err->code == IOTCAR_ERR_RETAINED
+					 ? "retained_ignored"
+					 : "bad_command",
+			.topic = msg->topic,
+			.err = err,
+		};
+		agent_event(a, &ev);
+	}
+}
+
+/* ==== Commands ==== */
+
+static int agent_drive(struct agent *a, const struct iotcar_drive *d,
+		       struct iotcar_error *err)
+{
+	int ret = safety_drive(&a->safety, d, iotcar_clock_ms(), err);
+
+	agent_apply(a);
+	return ret;
+}
+
+static void agent_estop(struct agent *a, bool on)
+{
+	struct iotcar_event ev = {.event = "estop", .estop = on ? "ON" : "OFF"};
+
+	if (!safety_set_estop(&a->safety, on))
+		return;
+	log_info("e-stop %s", on ? "latched: motors off" : "released");
+	agent_apply(a);
+	agent_event(a, &ev);
+}
+
+static void agent_speed_limit(struct agent *a, int pct)
+{
+	safety_set_speed_limit(&a->safety, pct);
+	agent_apply(a);
+}
+
+static void agent_cmd_set(struct agent *a, struct agent_cmd *cmd)
+{
+	struct iotcar_error err = {0};
+	struct iotcar_set set;
+
+	if (iotcar_set_parse(cmd->msg->payload, cmd->msg->len, &set, &err)) {
+		cmd->id = set.id;
+		agent_finish(a, cmd, &err);
+		return;
+	}
+	cmd->id = set.id;
+	if (set.fields == IOTCAR_SET_DRIVE)
+		cmd->name = "drive";
+	else if (set.fields == IOTCAR_SET_SPEED_LIMIT)
+		cmd->name = "speed_limit";
+	else if (set.fields == IOTCAR_SET_ESTOP)
+		cmd->name = "estop";
+	/* The latch first, then the limit, then motion under both. */
+	if (set.fields & IOTCAR_SET_ESTOP)
+		agent_estop(a, set.estop);
+	if (set.fields & IOTCAR_SET_SPEED_LIMIT)
+		agent_speed_limit(a, set.speed_limit);
+	if (set.fields & IOTCAR_SET_DRIVE)
+		agent_drive(a, &set.drive, &err);
+	agent_finish(a, cmd, &err);
+}
+
+static void agent_cmd_drive(struct agent *a, struct agent_cmd *cmd)
+{
+	struct iotcar_error err = {0};
+	struct iotcar_drive d;
+
+	if (iotcar_drive_parse(cmd->msg->payload, cmd->msg->len, &d, &err) == 0)
+		agent_drive(a, &d, &err);
+	agent_finish(a, cmd, &err);
+}
+
+static void agent_cmd_speed_limit(struct agent *a, struct agent_cmd *cmd)
+{
+	struct iotcar_error err = {0};
+	int pct;
+
+	if (iotcar_speed_limit_parse(cmd->msg->payload, cmd->msg->len, &pct,
+				     &err) == 0)
+		agent_speed_limit(a, pct);
+	agent_finish(a, cmd, &err);
+}
+
+static void agent_cmd_estop(struct agent *a, struct agent_cmd *cmd)
+{
+	struct iotcar_error err = {0};
+	bool on;
+
+	if (iotcar_estop_parse(cmd->msg->payload, cmd->msg->len, &on, &err) ==
+	    0)
+		agent_estop(a, on);
+	agent_finish(a, cmd, &err);
+}
+
+static void agent_cmd_get(struct agent *a, struct agent_cmd *cmd)
+{
+	agent_publish_state(a);
+	agent_publish_telemetry(a);
+	agent_finish(a, cmd, NULL);
+}
+
+static void agent_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
+{
+	struct agent *a = ctx;
+	struct agent_cmd cmd = {.msg = msg};
+	struct iotcar_error err = {0};
+	char car[IOTCAR_ID_MAX + 1];
+	enum iotcar_topic_kind kind;
+
+	if (a->stopped ||
+	    iotcar_topic_parse(a->cfg->common.prefix, msg->topic, car, &kind))
+		return;
+	log_debug("%s: %zu bytes%s", msg->topic, msg->len,
+		  msg->retained ? ", retained" : "");
+	switch (kind) {
+	case IOTCAR_TOPIC_SET:
+		cmd.name = "set";
+		break;
+	case IOTCAR_TOPIC_SET_DRIVE:
+		cmd.name = "drive";
+		break;
+	case IOTCAR_TOPIC_SET_SPEED_LIMIT:
+		cmd.name = "speed_limit";
+		break;
+	case IOTCAR_TOPIC_SET_ESTOP:
+		cmd.name = "estop";
+		break;
+	case IOTCAR_TOPIC_GET:
+		cmd.name = "get";
+		break;
+	default:
+		return;
+	}
+	if (msg->retained) {
+		/* An empty retained message is someone clearing one: fine. */
+		if (msg->len == 0)
+			return;
+		iotcar_error_set(&err, IOTCAR_ERR_RETAINED,
+				 "retained commands are never acted on; clear "
+				 "it with: mosquitto_pub -r -n -t %s",
+				 msg->topic);
+		agent_finish(a, &cmd, &err);
+		return;
+	}
+	if (kind != IOTCAR_TOPIC_GET &&
+	    (msg->oversize || msg->len > IOTCAR_COMMAND_MAX)) {
+		iotcar_error_set(&err, IOTCAR_ERR_TOO_LONG,
+				 "command is %zu bytes, the limit is %d",
+				 msg->len, IOTCAR_COMMAND_MAX);
+		agent_finish(a, &cmd, &err);
+		return;
+	}
+	switch (kind) {
+	case IOTCAR_TOPIC_SET:
+		agent_cmd_set(a, &cmd);
+		break;
+	case IOTCAR_TOPIC_SET_DRIVE:
+		agent_cmd_drive(a, &cmd);
+		break;
+	case IOTCAR_TOPIC_SET_SPEED_LIMIT:
+		agent_cmd_speed_limit(a, &cmd);
+		break;
+	case IOTCAR_TOPIC_SET_ESTOP:
+		agent_cmd_estop(a, &cmd);
+		break;
+	default:
+		agent_cmd_get(a, &cmd);
+		break;
+	}
+}
+
+/* ==== The link ==== */
+
+static void agent_on_connected(void *ctx)
+{
+	struct agent *a = ctx;
+	struct iotcar_mqtt_sub subs[2 * 4 + 1];
+	size_t n = 0;
+	int ret;
+
+	for (size_t i = 0;
+	     i < sizeof(agent_commands) / sizeof(agent_commands[0]); i++) {
+		subs[n++] = (struct iotcar_mqtt_sub){
+			a->topic[agent_commands[i].kind],
+			agent_commands[i].qos};
+		subs[n++] = (struct iotcar_mqtt_sub){
+			a->all_topic[agent_commands[i].kind],
+			agent_commands[i].qos};
+	}
+	subs[n++] = (struct iotcar_mqtt_sub){a->topic[IOTCAR_TOPIC_GET], 1};
+	ret = iotcar_mqtt_subscribe(a->mqtt, subs, n);
+	if (ret)
+		log_error("cannot subscribe: %s", strerror(-ret));
+	/* Subscribed before `online`: whoever sees it can drive at once. */
+	agent_publish(a, IOTCAR_TOPIC_STATUS, "online", 6, 1, true);
+	agent_publish_state(a);
+	if (a->link_failsafe) {
+		struct iotcar_event ev = {.event = "failsafe",
+					  .reason = "link_lost"};
+
+		a->link_failsafe = false;
+		agent_event(a, &ev);
+	}
+}
+
+static void agent_on_disconnected(void *ctx, const char *reason)
+{
+	struct agent *a = ctx;
+
+	if (safety_link_lost(&a->safety)) {
+		a->link_failsafe = true;
+		log_warning("failsafe: MQTT link lost (%s), motors stopped",
+			    reason);
+	}
+	agent_apply(a);
+}
+
+/* ==== Life cycle ==== */
+
+static void agent_fault(struct agent *a, int err)
+{
+	log_error("hardware fault: %s; stopping the car and exiting",
+		  strerror(-err));
+	a->exit_code = 1;
+	agent_stop(a);
+}
+
+static int agent_build_topics(struct agent *a)
+{
+	const char *prefix = a->cfg->common.prefix;
+
+	for (int k = 0; k < IOTCAR_TOPIC_KIND_COUNT; k++) {
+		if (iotcar_topic_build(a->topic[k], sizeof(a->topic[k]), prefix,
+				       a->cfg->id, (enum iotcar_topic_kind)k) ||
+		    iotcar_topic_build(a->all_topic[k], sizeof(a->all_topic[k]),
+				       prefix, IOTCAR_ALL_CARS,
+				       (enum iotcar_topic_kind)k))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+struct agent *agent_new(struct iotcar_loop *loop,
+			const struct agent_settings *settings, struct hal *hal,
+			const struct iotcar_mqtt_opts *mqtt_opts)
+{
+	static const struct iotcar_mqtt_handlers handlers = {
+		.connected = agent_on_connected,
+		.disconnected = agent_on_disconnected,
+		.message = agent_on_message,
+	};
+	struct safety_config sc = {
+		.ttl_ms = settings->ttl_ms,
+		.max_ttl_ms = settings->max_ttl_ms,
+		.stop_distance_cm = settings->stop_distance_cm,
+		.clear_margin_cm = AGENT_CLEAR_MARGIN_CM,
+	};
+	struct iotcar_mqtt_opts mo = *mqtt_opts;
+	struct agent *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->loop = loop;
+	a->cfg = settings;
+	a->hal = hal;
+	safety_init(&a->safety, &sc, settings->speed_limit);
+	if (agent_build_topics(a)) {
+		errno = EINVAL;
+		goto err;
+	}
+	mo.will_topic = a->topic[IOTCAR_TOPIC_STATUS];
+	mo.will_payload = "offline";
+	a->deadman = iotcar_timer_new(loop, agent_on_deadman, a);
+	a->state_timer = iotcar_timer_new(loop, agent_on_state_timer, a);
+	a->telemetry_timer =
+		iotcar_timer_new(loop, agent_on_telemetry_timer, a);
+	if (!a->deadman || !a->state_timer || !a->telemetry_timer)
+		goto err;
+	a->mqtt = iotcar_mqtt_new(loop, &mo, &handlers, a);
+	if (!a->mqtt)
+		goto err;
+	return a;
+err:
+	agent_free(a);
+	return NULL;
+}
+
+int agent_start(struct agent *a)
+{
+	double cm = 0.0;
+	bool valid;
+	int ret;
+
+	a->started_ms = iotcar_clock_ms();
+	if (a->hal->event_fd >= 0) {
+		ret = iotcar_loop_add_fd(a->loop, a->hal->event_fd, EPOLLIN,
+					 agent_on_sensor, a);
+		if (ret)
+			return ret;
+		a->sensing = true;
+		valid = hal_read_distance(a->hal, &cm) == 0;
+		safety_set_distance(&a->safety, valid, cm);
+	}
+	iotcar_timer_start(a->telemetry_timer, a->cfg->telemetry_ms,
+			   a->cfg->telemetry_ms);
+	log_info("car %s on the %s hardware layer, broker %s", a->cfg->id,
+		 a->hal->name, a->cfg->common.broker);
+	return iotcar_mqtt_start(a->mqtt);
+}
+
+void agent_stop(struct agent *a)
+{
+	if (a->stopped)
+		return;
+	a->stopped = true;
+	/* Motors first: whatever happens to MQTT below, the car stands. */
+	safety_stop(&a->safety);
+	if (hal_set_motors(a->hal, 0, 0) == 0) {
+		a->left = 0;
+		a->right = 0;
+	}
+	if (a->sensing) {
+		iotcar_loop_del_fd(a->loop, a->hal->event_fd);
+		a->sensing = false;
+	}
+	if (iotcar_mqtt_is_connected(a->mqtt)) {
+		agent_publish_state(a);
+		agent_publish(a, IOTCAR_TOPIC_STATUS, "offline", 7, 1, true);
+	}
+	iotcar_timer_stop(a->deadman);
+	iotcar_timer_stop(a->state_timer);
+	iotcar_timer_stop(a->telemetry_timer);
+	if (iotcar_mqtt_stop(a->mqtt, AGENT_STOP_TIMEOUT_MS))
+		log_warning("the broker did not confirm the disconnect");
+	iotcar_loop_stop(a->loop);
+}
+
+int agent_exit_code(const struct agent *a)
+{
+	return a->exit_code;
+}
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	if (a->mqtt)
+		agent_stop(a);
+	iotcar_mqtt_free(a->mqtt);
+	iotcar_timer_free(a->deadman);
+	iotcar_timer_free(a->state_timer);
+	iotcar_timer_free(a->telemetry_timer);
+	free(a);
+}

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main.c: car-agent's start-up sequence and nothing else — settings, log,
+ * loop and signals, hardware layer, agent, run, tear down.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.h"
+#include "hal.h"
+#include "iotcar/log.h"
+#include "iotcar/loop.h"
+#include "settings.h"
+
+struct main_ctx {
+	struct iotcar_loop *loop;
+	struct agent *agent;
+};
+
+static void main_on_signal(void *ctx, int signo)
+{
+	struct main_ctx *m = ctx;
+
+	log_info("%s: stopping", strsignal(signo));
+	if (m->agent)
+		agent_stop(m->agent);
+	else
+		iotcar_loop_stop(m->loop);
+}
+
+static struct hal *main_open_hal(const struct agent_settings *s, char *err,
+				 size_t errlen)
+{
+	if (!strcmp(settings_hal(s), "gpiod")) {
+		struct hal_gpiod_config gc = {
+			.chip = s->chip,
+			.left_in1 = s->left_in1,
+			.left_in2 = s->left_in2,
+			.left_en = s->left_en,
+			.right_in1 = s->right_in1,
+			.right_in2 = s->right_in2,
+			.right_en = s->right_en,
+			.trigger = s->trigger,
+			.echo = s->echo,
+			.pwm_hz = s->pwm_hz,
+			.sensor_hz = s->sensor_hz,
+			.echo_timeout_ms = s->echo_timeout_ms,
+			.consumer = s->consumer,
+		};
+		return hal_gpiod_open(&gc, err, errlen);
+	} else {
+		struct hal_sim_config sc = {
+			.wall_cm = s->sim_wall_cm,
+			.max_speed_cm_s = s->sim_max_speed_cm_s,
+			.track_cm = s->sim_track_cm,
+			.sensor_hz = s->sensor_hz,
+			.trace_path = s->sim_trace,
+		};
+		return hal_sim_open(&sc, err, errlen);
+	}
+}
+
+static int main_run(const struct agent_settings *s)
+{
+	static const int signals[] = {SIGINT, SIGTERM};
+	struct main_ctx m = {0};
+	struct iotcar_mqtt_opts mo;
+	char password[256];
+	char client_id[64];
+	char err[512];
+	struct hal *hal = NULL;
+	int ret = 1;
+
+	m.loop = iotcar_loop_new();
+	if (!m.loop) {
+		log_error("cannot create the event loop: %s", strerror(errno));
+		return 1;
+	}
+	/* Before any thread exists, so that all of them block the signals. */
+	if (iotcar_loop_watch_signals(m.loop, signals, 2, main_on_signal, &m)) {
+		log_error("cannot watch signals");
+		goto out;
+	}
+	snprintf(client_id, sizeof(client_id), "iotcar-car-%s", s->id);
+	if (iotcar_mqtt_opts_from_settings(&s->common, client_id, &mo, password,
+					   sizeof(password), err,
+					   sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
+	hal = main_open_hal(s, err, sizeof(err));
+	if (!hal) {
+		log_error("%s", err);
+		goto out;
+	}
+	m.agent = agent_new(m.loop, s, hal, &mo);
+	explicit_bzero(password, sizeof(password));
+	if (!m.agent || agent_start(m.agent)) {
+		log_error("cannot start the agent: %s", strerror(errno));
+		goto out;
+	}
+	if (iotcar_loop_run(m.loop))
+		log_error("event loop failed: %s", strerror(errno));
+	ret = agent_exit_code(m.agent);
+out:
+	agent_free(m.agent);
+	hal_close(hal);
+	iotcar_loop_free(m.loop);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_settings s = {0};
+	enum iotcar_log_level level = IOTCAR_LOG_INFO;
+	char err[512];
+	int ret;
+
+	ret = settings_load(&s, argc, argv, err, sizeof(err));
+	if (ret) {
+		if (ret < 0)
+			fprintf(stderr, "car-agent: %s\n", err);
+		settings_cleanup(&s);
+		return ret < 0 ? 2 : 0;
+	}
+	iotcar_log_level_parse(s.common.log_level, &level);
+	iotcar_log_init("car-agent", level);
+	/* A reader of --sim-trace that goes away must not kill the car. */
+	signal(SIGPIPE, SIG_IGN);
+	ret = main_run(&s);
+	settings_cleanup(&s);
+	return ret;
+}

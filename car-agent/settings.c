@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+/*
+ * settings.c: the car agent's option table; see settings.h.
+ */
+#include "settings.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "iotcar/topic.h"
+
+#define AS(field) offsetof(struct agent_settings, field)
+
+static const struct iotcar_option agent_options[] = {
+	{.key = "id",
+	 .section = "car",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(id),
+	 .def = "car1",
+	 .check = iotcar_topic_is_valid_id,
+	 .check_help = "a-z, 0-9, '_' and '-', 1 to 32, starting with a "
+		       "letter or digit; not 'all' or 'bridge'",
+	 .arg = "ID",
+	 .help = "this car's id in every topic"},
+	{.key = "hal",
+	 .section = "car",
+	 .type = IOTCAR_OPT_CHOICE,
+	 .offset = AS(hal),
+	 .def = "auto",
+	 .choices = "auto|sim|gpiod",
+	 .help = "hardware: the simulated car, or libgpiod; auto picks gpiod "
+		 "when a chip is configured"},
+	{.key = "ttl_ms",
+	 .section = "limits",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(ttl_ms),
+	 .def = "500",
+	 .min = 50,
+	 .max = 60000,
+	 .arg = "MS",
+	 .help = "deadman: how long a drive command lives when "
+		 "it gives no ms"},
+	{.key = "max_ttl_ms",
+	 .section = "limits",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(max_ttl_ms),
+	 .def = "2000",
+	 .min = 50,
+	 .max = 60000,
+	 .arg = "MS",
+	 .help = "longest life a drive command may ask for"},
+	{.key = "speed_limit",
+	 .section = "limits",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(speed_limit),
+	 .def = "100",
+	 .min = 0,
+	 .max = 100,
+	 .arg = "PCT",
+	 .help = "speed limit at start, 0..100 % of full "
+		 "duty"},
+	{.key = "stop_distance_cm",
+	 .section = "limits",
+	 .type = IOTCAR_OPT_DOUBLE,
+	 .offset = AS(stop_distance_cm),
+	 .def = "25",
+	 .min = 2,
+	 .max = 400,
+	 .arg = "CM",
+	 .help = "forward motion is refused closer than this"},
+	{.key = "state_interval_ms",
+	 .section = "limits",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(state_interval_ms),
+	 .def = "5000",
+	 .min = 100,
+	 .max = 3600000,
+	 .arg = "MS",
+	 .help = "state is republished at least this often"},
+	{.key = "telemetry_ms",
+	 .section = "limits",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(telemetry_ms),
+	 .def = "1000",
+	 .min = 100,
+	 .max = 3600000,
+	 .arg = "MS",
+	 .help = "telemetry period"},
+	{.key = "sensor_hz",
+	 .section = "sensor",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(sensor_hz),
+	 .def = "15",
+	 .min = 1,
+	 .max = 40,
+	 .arg = "HZ",
+	 .help = "distance readings per second (the HC-SR04 "
+		 "needs 60 ms per cycle)"},
+	{.key = "echo_timeout_ms",
+	 .section = "sensor",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(echo_timeout_ms),
+	 .def = "30",
+	 .min = 5,
+	 .max = 100,
+	 .arg = "MS",
+	 .help = "longest wait for each echo edge"},
+	{.key = "sim_wall_cm",
+	 .section = "sim",
+	 .type = IOTCAR_OPT_DOUBLE,
+	 .offset = AS(sim_wall_cm),
+	 .def = "200",
+	 .min = 1,
+	 .max = 1000000,
+	 .arg = "CM",
+	 .help = "simulated wall straight ahead of the start"},
+	{.key = "sim_max_speed_cm_s",
+	 .section = "sim",
+	 .type = IOTCAR_OPT_DOUBLE,
+	 .offset = AS(sim_max_speed_cm_s),
+	 .def = "60",
+	 .min = 1,
+	 .max = 1000,
+	 .arg = "CM_S",
+	 .help = "simulated wheel speed at full duty"},
+	{.key = "sim_track_cm",
+	 .section = "sim",
+	 .type = IOTCAR_OPT_DOUBLE,
+	 .offset = AS(sim_track_cm),
+	 .def = "14",
+	 .min = 1,
+	 .max = 200,
+	 .arg = "CM",
+	 .help = "simulated distance between the wheels"},
+	{.key = "sim_trace",
+	 .section = "sim",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(sim_trace),
+	 .arg = "FILE",
+	 .help = "append a line per motor output change: time left right"},
+	{.key = "chip",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(chip),
+	 .arg = "CHIP",
+	 .help = "GPIO chip: name, label, number or path (gpiodetect)"},
+	{.key = "left_in1",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(left_in1),
+	 .arg = "LINE",
+	 .help = "left motor IN1 (offset or line name)"},
+	{.key = "left_in2",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(left_in2),
+	 .arg = "LINE",
+	 .help = "left motor IN2"},
+	{.key = "left_en",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(left_en),
+	 .arg = "LINE",
+	 .help = "left motor enable (PWM)"},
+	{.key = "right_in1",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(right_in1),
+	 .arg = "LINE",
+	 .help = "right motor IN1"},
+	{.key = "right_in2",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(right_in2),
+	 .arg = "LINE",
+	 .help = "right motor IN2"},
+	{.key = "right_en",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(right_en),
+	 .arg = "LINE",
+	 .help = "right motor enable (PWM)"},
+	{.key = "trigger",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(trigger),
+	 .arg = "LINE",
+	 .help = "HC-SR04 trigger"},
+	{.key = "echo",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(echo),
+	 .arg = "LINE",
+	 .help = "HC-SR04 echo (through a 5 V to 3.3 V divider)"},
+	{.key = "pwm_hz",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(pwm_hz),
+	 .def = "100",
+	 .min = 10,
+	 .max = 2000,
+	 .arg = "HZ",
+	 .help = "software PWM frequency of the enable lines"},
+	{.key = "consumer",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(consumer),
+	 .def = "iotcar",
+	 .arg = "NAME",
+	 .help = "consumer name gpioinfo shows on our lines"},
+};
+
+static struct iotcar_config_spec settings_spec(struct agent_settings *s,
+					       struct iotcar_option_group g[2])
+{
+	struct iotcar_config_spec spec = {
+		.program = "car-agent",
+		.usage = "[OPTION]...",
+		.summary = "The iotcar car agent: drives the car from MQTT "
+			   "commands and publishes its state (SPEC.md).",
+		.groups = g,
+		.ngroups = 2,
+	};
+
+	g[0] = (struct iotcar_option_group){
+		iotcar_common_options, iotcar_common_options_count, &s->common};
+	g[1] = (struct iotcar_option_group){
+		agent_options, sizeof(agent_options) / sizeof(agent_options[0]),
+		s};
+	return spec;
+}
+
+const char *settings_hal(const struct agent_settings *s)
+{
+	if (strcmp(s->hal, "auto") != 0)
+		return s->hal;
+	return s->chip ? "gpiod" : "sim";
+}
+
+static int settings_check(const struct agent_settings *s, char *err,
+			  size_t errlen)
+{
+	if (!iotcar_topic_is_valid_prefix(s->common.prefix)) {
+		snprintf(err, errlen,
+			 "--prefix: '%.40s' is not a topic prefix "
+			 "(no '+', '#', or '/' at either end)",
+			 s->common.prefix);
+		return -EINVAL;
+	}
+	if (s->ttl_ms > s->max_ttl_ms) {
+		snprintf(err, errlen, "--ttl-ms %d is above --max-ttl-ms %d",
+			 s->ttl_ms, s->max_ttl_ms);
+		return -EINVAL;
+	}
+	if (!strcmp(settings_hal(s), "gpiod") && !s->chip) {
+		snprintf(err, errlen,
+			 "--hal gpiod needs --chip (and the lines "
+			 "of the [gpio] section)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int settings_load(struct agent_settings *s, int argc, char **argv, char *err,
+		  size_t errlen)
+{
+	struct iotcar_option_group groups[2];
+	struct iotcar_config_spec spec = settings_spec(s, groups);
+	int nargs = 0;
+	int ret;
+
+	ret = iotcar_config_load(&spec, argc, argv, &nargs, err, errlen);
+	if (ret)
+		return ret;
+	if (nargs > 0) {
+		snprintf(err, errlen,
+			 "unexpected argument '%.40s' (see --help)", argv[1]);
+		return -EINVAL;
+	}
+	return settings_check(s, err, errlen);
+}
+
+void settings_cleanup(struct agent_settings *s)
+{
+	struct iotcar_option_group groups[2];
+	struct iotcar_config_spec spec = settings_spec(s, groups);
+
+	iotcar_config_cleanup(&spec);
+}

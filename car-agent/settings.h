@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * settings.h: every setting of the car agent, as one struct and one option
+ * table (config.h), so the INI file, the long options and --help agree.
+ */
+#ifndef SETTINGS_H
+#define SETTINGS_H
+
+#include <stddef.h>
+
+#include "iotcar/config.h"
+
+struct agent_settings {
+	struct iotcar_common_settings common;
+	/* [car] */
+	char *id;
+	char *hal;
+	/* [limits] */
+	int ttl_ms;
+	int max_ttl_ms;
+	int speed_limit;
+	double stop_distance_cm;
+	int state_interval_ms;
+	int telemetry_ms;
+	/* [sensor] */
+	int sensor_hz;
+	int echo_timeout_ms;
+	/* [sim] */
+	double sim_wall_cm;
+	double sim_max_speed_cm_s;
+	double sim_track_cm;
+	char *sim_trace;
+	/* [gpio] */
+	char *chip;
+	char *left_in1;
+	char *left_in2;
+	char *left_en;
+	char *right_in1;
+	char *right_in2;
+	char *right_en;
+	char *trigger;
+	char *echo;
+	int pwm_hz;
+	char *consumer;
+};
+
+/**
+ * @brief Load @p s from defaults, --config, environment and argv, then
+ * check the settings against each other.
+ * @return As iotcar_config_load(): 0 run, 1 exit 0, -EINVAL exit 2 with
+ * @p err set.
+ */
+int settings_load(struct agent_settings *s, int argc, char **argv, char *err,
+		  size_t errlen);
+
+/** @brief Free what settings_load() allocated. */
+void settings_cleanup(struct agent_settings *s);
+
+/** @brief "sim" or "gpiod": the backend "auto" resolves to. */
+const char *settings_hal(const struct agent_settings *s);
+
+#endif

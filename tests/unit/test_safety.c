@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_safety.c: safety.c — the drive rules of SPEC §4 on a fake clock:
+ * deadman, link loss, e-stop latch, obstacle stop, speed limit.
+ */
+#include <errno.h>
+
+#include "safety.h"
+#include "test.h"
+
+static const struct safety_config cfg = {
+	.ttl_ms = 500,
+	.max_ttl_ms = 2000,
+	.stop_distance_cm = 25.0,
+	.clear_margin_cm = 5.0,
+};
+
+static void outputs(const struct safety *s, int *l, int *r)
+{
+	safety_outputs(s, l, r);
+}
+
+static int drive(struct safety *s, int throttle, int steer, int ttl,
+		 int64_t now, struct iotcar_error *err)
+{
+	struct iotcar_drive d = {throttle, steer, ttl};
+
+	return safety_drive(s, &d, now, err);
+}
+
+static void deadman_stops_at_ttl_not_before(void)
+{
+	struct safety s;
+	int l;
+	int r;
+
+	safety_init(&s, &cfg, 100);
+	CHECK_INT(drive(&s, 60, 0, 0, 1000, NULL), 0);
+	CHECK_INT(s.mode, IOTCAR_MODE_DRIVING);
+	CHECK_INT(s.deadline_ms, 1500);
+	CHECK_INT(safety_expire(&s, 1499), 0);
+	outputs(&s, &l, &r);
+	CHECK_INT(l, 60);
+	CHECK_INT(safety_expire(&s, 1500), SAFETY_EV_FAILSAFE);
+	outputs(&s, &l, &r);
+	CHECK_INT(l, 0);
+	CHECK_INT(r, 0);
+	CHECK_INT(s.mode, IOTCAR_MODE_FAILSAFE);
+	/* Once stopped, it stays stopped: no second event. */
+	CHECK_INT(safety_expire(&s, 5000), 0);
+}
+
+static void deadman_renewed_by_each_command(void)
+{
+	struct safety s;
+
+	safety_init(&s, &cfg, 100);
+	for (int64_t t = 0; t < 3000; t += 400) {
+		CHECK_INT(safety_expire(&s, t), 0);
+		drive(&s, 30, 0, 0, t, NULL);
+	}
+	CHECK_INT(s.mode, IOTCAR_MODE_DRIVING);
+	CHECK_INT(safety_expire(&s, 2800 + 500), SAFETY_EV_FAILSAFE);
+}
+
+static void ttl_is_clamped(void)
+{
+	struct safety s;
+
+	safety_init(&s, &cfg, 100);
+	drive(&s, 30, 0, 10, 0, NULL);
+	CHECK_INT(s.ttl_ms, SAFETY_MIN_TTL_MS);
+	CHECK_INT(s.deadline_ms, SAFETY_MIN_TTL_MS);
+	drive(&s, 30, 0, 60000, 0, NULL);
+	CHECK_INT(s.ttl_ms, 2000);
+	drive(&s, 30, 0, 700, 0, NULL);
+	CHECK_INT(s.ttl_ms, 700);
+}
+
+static void stop_command_stops_and_disarms(void)
+{
+	struct safety s;
+	int l;
+	int r;
+
+	safety_init(&s, &cfg, 100);
+	drive(&s, 30, 10, 0, 0, NULL);
+	CHECK_INT(drive(&s, 0, 0, 0, 100, NULL), 0);
+	outputs(&s, &l, &r);
+	CHECK_INT(l, 0);
+	CHECK_INT(r, 0);
+	CHECK_INT(s.mode, IOTCAR_MODE_IDLE);
+	CHECK_INT(s.deadline_ms, 0);
+	CHECK_INT(safety_expire(&s, 10000), 0);
+}
+
+static void link_loss_stops_at_once(void)
+{
+	struct safety s;
+	int l;
+	int r;
+
+	safety_init(&s, &cfg, 100);
+	CHECK_INT(safety_link_lost(&s), 0); /* idle: nothing to stop */
+	drive(&s, -40, 0, 2000, 0, NULL);
+	CHECK_INT(safety_link_lost(&s), SAFETY_EV_FAILSAFE);
+	outputs(&s, &l, &r);
+	CHECK_INT(l, 0);
+	CHECK_INT(r, 0);
+	CHECK_INT(s.mode, IOTCAR_MODE_FAILSAFE);
+	CHECK_INT(s.deadline_ms, 0);
+}
+
+static void estop_latches_until_off(void)
+{
+	struct iotcar_error err = {0};
+	struct safety s;
+	int l;
+	int r;
+
+	safety_init(&s, &cfg, 100);
+	drive(&s, 50, 0, 0, 0, NULL);
+	CHECK_INT(safety_set_estop(&s, true), SAFETY_EV_ESTOP);
+	outputs(&s, &l, &r);
+	CHECK_INT(l, 0);
+	CHECK_INT(s.mode, IOTCAR_MODE_ESTOP);
+	CHECK_INT(safety_set_estop(&s, true), 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(drive(&s, 50, 0, 0, 10, &err), -EPERM);
+		CHECK_INT(err.code, IOTCAR_ERR_ESTOP);
+	}
+	/* Even stop is refused: every drive command while latched. */
+	CHECK_INT(drive(&s, 0, 0, 0, 10, &err), -EPERM);
+	CHECK_INT(safety_set_distance(&s, true, 10.0), SAFETY_EV_OBSTACLE);
+	CHECK_INT(s.mode, IOTCAR_MODE_ESTOP);
+	CHECK_INT(safety_set_estop(&s, false), SAFETY_EV_ESTOP);
+	CHECK_INT(s.mode, IOTCAR_MODE_IDLE);
+	CHECK_INT(drive(&s, -50, 0, 0, 20, &err), 0);
+}
+
+static void obstacle_blocks_forward_only(void)
+{
+	struct iotcar_error err = {0};
+	struct safety s;
+	int l;
+	int r;
+
+	safety_init(&s, &cfg, 100);
+	drive(&s, 50, 0, 2000, 0, NULL);
+	CHECK_INT(safety_set_distance(&s, true, 30.0), 0);
+	CHECK_INT(safety_set_distance(&s, true, 24.9), SAFETY_EV_OBSTACLE);
+	outputs(&s, &l, &r);
+	CHECK_INT(l, 0);
+	CHECK_INT(s.mode, IOTCAR_MODE_BLOCKED);
+	CHECK(s.obstacle);
+	/* Entering is one event, not one per reading. */
+	CHECK_INT(safety_set_distance(&s, true, 20.0), 0);
+	CHECK_INT(drive(&s, 10, 0, 0, 10, &err), -EPERM);
+	CHECK_INT(err.code, IOTCAR_ERR_BLOCKED);
+	CHECK_INT(drive(&s, 10, 50, 0, 10, &err), -EPERM);
+	CHECK_INT(drive(&s, -50, 0, 0, 10, &err), 0);
+	CHECK_INT(drive(&s, 0, -50, 0, 10, &err), 0);
+	outputs(&s, &l, &r);
+	CHECK_INT(l, -50);
+	CHECK_INT(r, 50);
+}
+
+static void obstacle_reverse_keeps_driving(void)
+{
+	struct safety s;
+	int l;
+	int r;
+
+	safety_init(&s, &cfg, 100);
+	drive(&s, -50, 0, 2000, 0, NULL);
+	CHECK_INT(safety_set_distance(&s, true, 10.0), SAFETY_EV_OBSTACLE);
+	outputs(&s, &l, &r);
+	CHECK_INT(l, -50);
+	CHECK_INT(s.mode, IOTCAR_MODE_DRIVING);
+}
+
+static void obstacle_clears_with_hysteresis(void)
+{
+	struct safety s;
+
+	safety_init(&s, &cfg, 100);
+	safety_set_distance(&s, true, 20.0);
+	CHECK(s.obstacle);
+	safety_set_distance(&s, true, 28.0);
+	CHECK(s.obstacle);
+	/* A silent sensor next to a wall must not unblock. */
+	safety_set_distance(&s, false, 0.0);
+	CHECK(s.obstacle);
+	CHECK(!s.has_distance);
+	safety_set_distance(&s, true, 30.0);
+	CHECK(!s.obstacle);
+	CHECK_INT(drive(&s, 40, 0, 0, 0, NULL), 0);
+}
+
+static void speed_limit_scales_outputs(void)
+{
+	struct safety s;
+	int l;
+	int r;
+
+	safety_init(&s, &cfg, 50);
+	drive(&s, 80, 0, 0, 0, NULL);
+	outputs(&s, &l, &r);
+	CHECK_INT(l, 40);
+	CHECK_INT(r, 40);
+	safety_set_speed_limit(&s, 25);
+	outputs(&s, &l, &r);
+	CHECK_INT(l, 20);
+	safety_set_speed_limit(&s, 500);
+	CHECK_INT(s.speed_limit, 100);
+	/* The state keeps the commanded throttle. */
+	CHECK_INT(s.throttle, 80);
+}
+
+static const struct test_case cases[] = {
+	{"deadman_stops_at_ttl_not_before", deadman_stops_at_ttl_not_before},
+	{"deadman_renewed_by_each_command", deadman_renewed_by_each_command},
+	{"ttl_is_clamped", ttl_is_clamped},
+	{"stop_command_stops_and_disarms", stop_command_stops_and_disarms},
+	{"link_loss_stops_at_once", link_loss_stops_at_once},
+	{"estop_latches_until_off", estop_latches_until_off},
+	{"obstacle_blocks_forward_only", obstacle_blocks_forward_only},
+	{"obstacle_reverse_keeps_driving", obstacle_reverse_keeps_driving},
+	{"obstacle_clears_with_hysteresis", obstacle_clears_with_hysteresis},
+	{"speed_limit_scales_outputs", speed_limit_scales_outputs},
+};
+
+TEST_MAIN(cases)
