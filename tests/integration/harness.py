@@ -1,0 +1,477 @@
+# SPDX-License-Identifier: MIT
+"""Integration-test harness (Mosquitto's test/mosq_test.py in spirit).
+
+Each test gets its own temporary directory, its own Mosquitto on a free
+loopback port and its own car agents, and everything is stopped at the end
+even when the test fails. Waiting is always for an observable event (an MQTT
+message, a line of the simulated car's output trace, a process exit) with a
+deadline, never a bare sleep. A missing tool is a failure, not a skip.
+
+Run a file's tests with `python3 test_x.py [name...]`; CTest runs one test
+per process. Environment: IOTCAR_AGENT (car-agent binary), IOTCAR_SOURCE_DIR,
+IOTCAR_TEST_KEEP=1 to keep a passing test's directory (a failing test's is
+always kept and its logs printed).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+try:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+except ImportError:
+    sys.exit("FAIL: python3-paho-mqtt is missing: run scripts/install-deps.sh"
+             " --test (tests run with /usr/bin/python3)")
+
+# Generous: the tests also run under ASan on a loaded 2-core machine.
+# A deadline only bounds a failure; a passing test never waits for it.
+DEADLINE_S = float(os.environ.get("IOTCAR_TEST_DEADLINE_S", "10"))
+SOURCE_DIR = os.environ.get(
+    "IOTCAR_SOURCE_DIR",
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise TestFailure(message)
+
+
+def need_tool(name):
+    path = shutil.which(name)
+    check(path is not None,
+          f"{name} is not installed: run scripts/install-deps.sh --test")
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, what, timeout=DEADLINE_S, interval=0.01):
+    """Poll pred() until it returns something true; fail after timeout.
+
+    For events without a notification of their own (a file growing, a port
+    opening); MQTT messages are waited for with Client.wait_for.
+    """
+    end = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise TestFailure(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Broker:
+    """A Mosquitto on a loopback port, with a config written for it."""
+
+    def __init__(self, env, port=None, conf=None):
+        self.env = env
+        self.port = port or free_port()
+        self.proc = None
+        self.conf_path = os.path.join(env.dir, f"mosquitto-{self.port}.conf")
+        self.log_path = os.path.join(env.dir, f"mosquitto-{self.port}.log")
+        if conf is None:
+            # A deep queue per client: the tests' Python subscribers are
+            # slower than the agent, and must not lose messages in floods.
+            conf = (f"listener {self.port} 127.0.0.1\n"
+                    "allow_anonymous true\n"
+                    "set_tcp_nodelay true\n"
+                    "persistence false\n"
+                    "max_queued_messages 100000\n")
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+
+    def start(self, ports=None):
+        need_tool("mosquitto")
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf_path],
+                                     stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        for port in ports or [self.port]:
+            wait_until(lambda: self._accepts(port) or self._died(),
+                       f"mosquitto to listen on {port}")
+        check(self.proc.poll() is None,
+              f"mosquitto exited with {self.proc.returncode}:\n" + self.log())
+        return self
+
+    def _died(self):
+        return self.proc.poll() is not None
+
+    @staticmethod
+    def _accepts(port):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Agent:
+    """A real car-agent process on the simulated car."""
+
+    def __init__(self, env, broker, car="car1", args=(), broker_uri=None):
+        self.env = env
+        self.car = car
+        self.trace_path = os.path.join(env.dir, f"trace-{car}.txt")
+        # One log per process, even for a car started twice.
+        env.started += 1
+        self.log_path = os.path.join(env.dir, f"agent-{car}-{env.started}.log")
+        uri = broker_uri or f"tcp://127.0.0.1:{broker.port}"
+        self.argv = [env.agent_bin, "--broker", uri, "--id", car,
+                     "--sim-trace", self.trace_path, "--log-level", "debug",
+                     "--reconnect-min-ms", "100", "--reconnect-max-ms", "500",
+                     *args]
+        self.proc = None
+        self.expect_killed = False
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(self.argv, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+        return self
+
+    def signal(self, signo):
+        self.proc.send_signal(signo)
+
+    def kill(self):
+        self.expect_killed = True
+        self.proc.kill()
+        self.proc.wait()
+
+    def wait_exit(self, timeout=DEADLINE_S):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure(f"car-agent {self.car} did not exit within "
+                              f"{timeout:.0f} s")
+
+    def trace(self):
+        """The hardware layer's output changes: [(t, left, right)]."""
+        try:
+            with open(self.trace_path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            t, left, right = line.split()
+            out.append((float(t), int(left), int(right)))
+        return out
+
+    def outputs(self):
+        tr = self.trace()
+        return (tr[-1][1], tr[-1][2]) if tr else None
+
+    def wait_outputs(self, left, right, what=None):
+        return wait_until(lambda: self.outputs() == (left, right),
+                          what or f"the motors of {self.car} at {left}/{right}")
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def finish(self):
+        """Stop with SIGTERM and insist on a clean exit (catches leaks and
+        sanitizer reports, which make the exit code non-zero)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            rc = self.wait_exit()
+        else:
+            rc = self.proc.returncode
+        if self.expect_killed:
+            return
+        check(rc == 0, f"car-agent {self.car} exited with {rc}")
+        log = self.log()
+        for bad in ("ERROR: AddressSanitizer", "runtime error:",
+                    "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer"):
+            check(bad not in log, f"car-agent {self.car}: {bad}")
+
+
+class Message:
+    def __init__(self, msg):
+        self.topic = msg.topic
+        self.payload = msg.payload
+        self.retain = bool(msg.retain)
+        self.qos = msg.qos
+        self.properties = msg.properties
+        self.time = time.monotonic()
+
+    @property
+    def text(self):
+        return self.payload.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.payload)
+
+    def __repr__(self):
+        return f"{self.topic} {self.text[:200]!r}{' (retained)' if self.retain else ''}"
+
+
+class Client:
+    """An MQTT v5 client that records everything it receives, in order."""
+
+    def __init__(self, env, port, client_id="", username=None, password=None,
+                 tls=None):
+        self.env = env
+        self.messages = []
+        self.cond = threading.Condition()
+        self.acked = set()
+        self.c = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
+        if username:
+            self.c.username_pw_set(username, password)
+        if tls:
+            self.c.tls_set(**tls)
+        self.c.on_message = self._on_message
+        self.c.on_subscribe = self._on_ack
+        self.connected = threading.Event()
+        self.connect_rc = None
+        self.c.on_connect = self._on_connect
+        self.c.connect("127.0.0.1", port, keepalive=30)
+        self.c.loop_start()
+        end = time.monotonic() + DEADLINE_S
+        while not self.connected.wait(0.05):
+            check(time.monotonic() < end, f"MQTT connect to {port} timed out")
+        check(self.connect_rc == 0, f"MQTT connect refused: {self.connect_rc}")
+        env.clients.append(self)
+
+    def _on_connect(self, client, userdata, flags, rc, properties=None):
+        self.connect_rc = rc.value if hasattr(rc, "value") else rc
+        self.connected.set()
+
+    def _on_message(self, client, userdata, msg):
+        with self.cond:
+            self.messages.append(Message(msg))
+            self.cond.notify_all()
+
+    def _on_ack(self, client, userdata, mid, *args):
+        with self.cond:
+            self.acked.add(mid)
+            self.cond.notify_all()
+
+    def subscribe(self, topic, qos=1):
+        rc, mid = self.c.subscribe(topic, qos)
+        check(rc == 0, f"subscribe {topic} failed: {rc}")
+        with self.cond:
+            ok = self.cond.wait_for(lambda: mid in self.acked, DEADLINE_S)
+        check(ok, f"no SUBACK for {topic}")
+        return self
+
+    def publish(self, topic, payload, qos=0, retain=False, props=None):
+        info = self.c.publish(topic, payload, qos=qos, retain=retain,
+                              properties=props)
+        info.wait_for_publish(DEADLINE_S)
+        check(info.is_published(), f"publish to {topic} not completed")
+
+    def request(self, topic, payload, response_topic, correlation):
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = response_topic
+        props.CorrelationData = correlation
+        self.publish(topic, payload, qos=1, props=props)
+
+    def mark(self):
+        """Where the next wait_for starts looking."""
+        with self.cond:
+            return len(self.messages)
+
+    def received(self, topic=None, since=0):
+        with self.cond:
+            return [m for m in self.messages[since:]
+                    if topic is None or m.topic == topic]
+
+    def wait_for(self, topic, pred=lambda m: True, since=0, what=None,
+                 timeout=DEADLINE_S):
+        """The first message on topic, at or after since, that pred accepts."""
+        def find():
+            for m in self.messages[since:]:
+                if m.topic == topic and pred(m):
+                    return m
+            return None
+        with self.cond:
+            m = self.cond.wait_for(find, timeout)
+        if m is None:
+            seen = "\n  ".join(repr(x) for x in self.received(since=since)[-15:])
+            raise TestFailure(f"timed out after {timeout:.0f} s waiting for "
+                              f"{what or topic}; last messages:\n  {seen}")
+        return m
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+class Env:
+    """One test's world: a directory, brokers, agents and clients."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix=f"iotcar-{name}-")
+        self.agent_bin = os.environ.get("IOTCAR_AGENT", "")
+        self.brokers = []
+        self.agents = []
+        self.clients = []
+        # Called first at cleanup: kill helper processes and the like.
+        self.cleanups = []
+        self.started = 0
+
+    def broker(self, **kw):
+        b = Broker(self, **kw).start()
+        self.brokers.append(b)
+        return b
+
+    def agent(self, broker, car="car1", args=(), wait_online=True, **kw):
+        check(os.access(self.agent_bin, os.X_OK),
+              f"IOTCAR_AGENT={self.agent_bin!r} is not a car-agent binary")
+        a = Agent(self, broker, car, args, **kw)
+        self.agents.append(a)
+        if wait_online:
+            watcher = self.client(broker.port)
+            watcher.subscribe(f"iotcar/{car}/status")
+            a.start()
+            watcher.wait_for(f"iotcar/{car}/status",
+                             lambda m: m.text == "online",
+                             what=f"{car} to be online")
+        else:
+            a.start()
+        return a
+
+    def client(self, port, **kw):
+        return Client(self, port, **kw)
+
+    def car_client(self, broker, car="car1"):
+        """A client that already follows everything about one car."""
+        return self.client(broker.port).subscribe(f"iotcar/{car}/#")
+
+    def cleanup(self, failed):
+        errors = []
+        for fn in self.cleanups:
+            try:
+                fn()
+            except Exception as e:
+                errors.append(f"cleanup: {e}")
+        for c in self.clients:
+            try:
+                c.close()
+            except Exception:
+                pass
+        for a in self.agents:
+            try:
+                a.finish()
+            except TestFailure as e:
+                errors.append(str(e))
+            finally:
+                if a.proc and a.proc.poll() is None:
+                    a.proc.kill()
+        for b in self.brokers:
+            b.stop()
+        if failed or errors:
+            for a in self.agents:
+                sys.stderr.write(f"---- car-agent {a.car} log (last 60 lines)\n")
+                sys.stderr.write("\n".join(a.log().splitlines()[-60:]) + "\n")
+            for b in self.brokers:
+                sys.stderr.write(f"---- mosquitto {b.port} log (last 30 lines)\n")
+                sys.stderr.write("\n".join(b.log().splitlines()[-30:]) + "\n")
+        elif not os.environ.get("IOTCAR_TEST_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return errors
+
+
+# ==== Helpers for car state ====
+
+def state_is(**want):
+    def pred(m):
+        s = m.json()
+        return all(s.get(k) == v for k, v in want.items())
+    return pred
+
+
+def wait_state(client, car="car1", since=0, what=None, **want):
+    return client.wait_for(f"iotcar/{car}/state", state_is(**want), since=since,
+                           what=what or f"state with {want}").json()
+
+
+def event_is(name, **want):
+    def pred(m):
+        e = m.json()
+        return e.get("event") == name and all(e.get(k) == v for k, v in want.items())
+    return pred
+
+
+def result_is(**want):
+    def pred(m):
+        r = m.json()
+        return all(r.get(k) == v for k, v in want.items())
+    return pred
+
+
+# ==== Runner ====
+
+def main(tests):
+    """Run the test functions named on the command line (all by default)."""
+    names = sys.argv[1:] or sorted(n for n in tests if n.startswith("test_"))
+    failures = 0
+    for name in names:
+        fn = tests.get(name)
+        if fn is None:
+            print(f"FAIL {name}: no such test")
+            failures += 1
+            continue
+        env = Env(name)
+        start = time.monotonic()
+        failed = False
+        try:
+            fn(env)
+        except Exception:
+            failed = True
+            traceback.print_exc()
+        errors = env.cleanup(failed)
+        for e in errors:
+            print(f"  cleanup: {e}")
+        failed = failed or bool(errors)
+        failures += failed
+        print(f"{'FAIL' if failed else 'ok  '} {name} "
+              f"({time.monotonic() - start:.2f} s)")
+    sys.exit(1 if failures else 0)
