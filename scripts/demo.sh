@@ -1,0 +1,87 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# demo.sh: the whole demo in one command — install what is missing, build,
+# start Mosquitto on 127.0.0.1:1883 (broker/dev.conf) and the car agent on
+# the simulated car, then say how to drive and watch it. Ctrl-C stops both.
+#
+#   scripts/demo.sh [car-agent options]      e.g. --sim-wall-cm 80
+#
+# IOTCAR_DEMO_PORT picks another port than 1883.
+set -eu
+cd "$(dirname "$0")/.."
+port=${IOTCAR_DEMO_PORT:-1883}
+
+scripts/install-deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release
+agent=build/release/car-agent/car-agent
+
+broker_pid=
+agent_pid=
+cleanup() {
+	[ -z "$agent_pid" ] || kill "$agent_pid" 2>/dev/null || true
+	[ -z "$broker_pid" ] || kill "$broker_pid" 2>/dev/null || true
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+if mosquitto_pub -h 127.0.0.1 -p "$port" -t iotcar/demo -n 2>/dev/null; then
+	# Debian starts a system mosquitto on 1883 when it is installed.
+	echo "demo: a broker already answers on 127.0.0.1:$port; using it"
+else
+	sed "s/^listener 1883 /listener $port /" broker/dev.conf >build/demo-broker.conf
+	mosquitto -c build/demo-broker.conf &
+	broker_pid=$!
+	tries=0
+	until mosquitto_pub -h 127.0.0.1 -p "$port" -t iotcar/demo -n 2>/dev/null; do
+		tries=$((tries + 1))
+		if [ $tries -gt 50 ] || ! kill -0 "$broker_pid" 2>/dev/null; then
+			echo "demo: mosquitto did not start on port $port" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+fi
+
+# A retained "online" means a car1 agent is connected right now (a crashed
+# one would have left its "offline" will): two would fight over the id.
+if mosquitto_sub -h 127.0.0.1 -p "$port" -t iotcar/car1/status -C 1 -W 1 \
+	2>/dev/null | grep -q online; then
+	echo "demo: car1 is already online on 127.0.0.1:$port (another demo?);" \
+		"stop it first" >&2
+	exit 1
+fi
+"$agent" --broker "tcp://127.0.0.1:$port" --id car1 "$@" &
+agent_pid=$!
+tries=0
+until mosquitto_sub -h 127.0.0.1 -p "$port" -t iotcar/car1/status -C 1 -W 1 \
+	2>/dev/null | grep -q online; do
+	tries=$((tries + 1))
+	if [ $tries -gt 10 ] || ! kill -0 "$agent_pid" 2>/dev/null; then
+		echo "demo: the car agent did not come online" >&2
+		exit 1
+	fi
+done
+
+p="-p $port"
+cat <<MSG
+
+  iotcar demo: car1 is online on the simulated car (wall 200 cm ahead).
+
+  Watch it (in another terminal):
+    mosquitto_sub $p -t 'iotcar/#' -v
+
+  Drive it (each command lives 500 ms unless it says longer):
+    mosquitto_pub $p -t iotcar/car1/set/drive -m 'forward 60 2000'
+    mosquitto_pub $p -t iotcar/car1/set/drive -m 'left 40 1000'
+    mosquitto_pub $p -t iotcar/car1/set/drive -m stop
+    mosquitto_pub $p -t iotcar/car1/set -m '{"throttle":40,"steer":-20,"ttl_ms":1500,"id":"1"}'
+    mosquitto_pub $p -t iotcar/car1/set/speed_limit -m 50
+    mosquitto_pub $p -t iotcar/car1/set/estop -m ON      (and OFF)
+    mosquitto_rr  $p -t iotcar/car1/set/drive -e reply/me -m 'backward 30 1000'
+
+  Ctrl-C stops the car agent and the broker.
+
+MSG
+wait "$agent_pid"

@@ -1,0 +1,22 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# test.sh: every test, in one command — install what is missing, check the
+# style, then build and run the whole CTest suite with warnings as errors
+# (preset dev), under AddressSanitizer + UBSan (asan) and under
+# ThreadSanitizer (tsan).
+#
+#   scripts/test.sh              everything (what CI runs)
+#   scripts/test.sh dev          only the presets named
+set -eu
+cd "$(dirname "$0")/.."
+presets=${*:-dev asan tsan}
+
+scripts/install-deps.sh --test
+scripts/check-style.sh
+for preset in $presets; do
+	echo "==== $preset"
+	cmake --preset "$preset" >/dev/null
+	cmake --build --preset "$preset"
+	ctest --preset "$preset"
+done
+echo "test: all passed ($presets)"
