@@ -562,12 +562,12 @@ static void config_print_value(const struct iotcar_option *opt, void *base,
 	}
 }
 
-void iotcar_config_print(const struct iotcar_config_spec *spec, FILE *out)
+/* Print every option, grouped under "[section]" lines, with @p line. */
+static void config_print_sections(const struct iotcar_config_spec *spec,
+				  FILE *out,
+				  void (*line)(const struct iotcar_option *opt,
+					       void *base, FILE *out))
 {
-	fprintf(out,
-		"; %s configuration (INI). Every key is also a long "
-		"option:\n; key_name in [section] is --key-name.\n",
-		spec->program);
 	for (size_t g = 0; g < spec->ngroups; g++) {
 		const struct iotcar_option_group *grp = &spec->groups[g];
 		const char *section = NULL;
@@ -579,21 +579,37 @@ void iotcar_config_print(const struct iotcar_config_spec *spec, FILE *out)
 				section = opt->section;
 				fprintf(out, "\n[%s]\n", section);
 			}
-			fprintf(out, "; %s%s%s\n", opt->help,
-				opt->env ? "; env " : "",
-				opt->env ? opt->env : "");
-			config_print_value(opt, grp->base, out);
+			line(opt, grp->base, out);
 		}
 	}
 }
 
+static void config_print_line(const struct iotcar_option *opt, void *base,
+			      FILE *out)
+{
+	fprintf(out, "; %s%s%s\n", opt->help, opt->env ? "; env " : "",
+		opt->env ? opt->env : "");
+	config_print_value(opt, base, out);
+}
+
+void iotcar_config_print(const struct iotcar_config_spec *spec, FILE *out)
+{
+	fprintf(out,
+		"; %s configuration (INI). Every key is also a long "
+		"option:\n; key_name in [section] is --key-name.\n",
+		spec->program);
+	config_print_sections(spec, out, config_print_line);
+}
+
 /* ==== --help ==== */
 
-static void config_help_line(const struct iotcar_option *opt, FILE *out)
+static void config_help_line(const struct iotcar_option *opt, void *base,
+			     FILE *out)
 {
 	char flag[64];
 	char *p;
 
+	(void)base;
 	snprintf(flag, sizeof(flag), "--%s%s%s", opt->key,
 		 opt->type == IOTCAR_OPT_BOOL ? "" : " ",
 		 opt->type == IOTCAR_OPT_BOOL	  ? ""
@@ -626,18 +642,5 @@ void iotcar_config_print_help(const struct iotcar_config_spec *spec, FILE *out)
 		     "the section shown\n"
 		     "      --print-config             print the settings as "
 		     "such a file and exit\n");
-	for (size_t g = 0; g < spec->ngroups; g++) {
-		const struct iotcar_option_group *grp = &spec->groups[g];
-		const char *section = NULL;
-
-		for (size_t i = 0; i < grp->count; i++) {
-			const struct iotcar_option *opt = &grp->options[i];
-
-			if (!section || strcmp(section, opt->section) != 0) {
-				section = opt->section;
-				fprintf(out, "\n[%s]\n", section);
-			}
-			config_help_line(opt, out);
-		}
-	}
+	config_print_sections(spec, out, config_help_line);
 }
