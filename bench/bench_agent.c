@@ -151,6 +151,13 @@ static pid_t bench_spawn(char *const argv[], int fd3)
 		else
 			dup2(null, STDERR_FILENO);
 		execvp(argv[0], argv);
+		/* Debian keeps mosquitto in /usr/sbin, off a user's PATH. */
+		if (errno == ENOENT && !strchr(argv[0], '/')) {
+			char path[256];
+
+			snprintf(path, sizeof(path), "/usr/sbin/%s", argv[0]);
+			execv(path, argv);
+		}
 		fprintf(stderr, "bench: cannot run %s: %s\n", argv[0],
 			strerror(errno));
 		_exit(127);

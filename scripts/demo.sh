@@ -10,6 +10,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 port=${IOTCAR_DEMO_PORT:-1883}
+# Debian installs mosquitto in /usr/sbin, off an ordinary user's PATH.
+PATH=$PATH:/usr/sbin:/sbin
 
 scripts/install-deps.sh
 cmake --preset release >/dev/null

@@ -10,6 +10,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 presets=${*:-dev asan tsan}
+# Debian installs mosquitto in /usr/sbin, off an ordinary user's PATH.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 scripts/install-deps.sh --test
 scripts/check-style.sh

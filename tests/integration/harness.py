@@ -50,7 +50,9 @@ def check(cond, message):
 
 
 def need_tool(name):
-    path = shutil.which(name)
+    # Debian installs mosquitto in /usr/sbin, off an ordinary user's PATH.
+    path = shutil.which(name, path=os.environ.get("PATH", "") +
+                        ":/usr/sbin:/sbin")
     check(path is not None,
           f"{name} is not installed: run scripts/install-deps.sh --test")
     return path
@@ -99,9 +101,9 @@ class Broker:
             f.write(conf)
 
     def start(self, ports=None):
-        need_tool("mosquitto")
+        mosquitto = need_tool("mosquitto")
         log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf_path],
+        self.proc = subprocess.Popen([mosquitto, "-c", self.conf_path],
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
         for port in ports or [self.port]:
