@@ -581,8 +581,6 @@ static int bench_start_agent(struct bench *b, const char *agent, int port)
 			NULL};
 	int pipefd[2];
 
-	if (getenv("BENCH_AGENT_LOG"))
-		argv[12] = getenv("BENCH_AGENT_LOG");
 	if (pipe2(pipefd, O_CLOEXEC))
 		return -errno;
 	snprintf(uri, sizeof(uri), "tcp://127.0.0.1:%d", port);
