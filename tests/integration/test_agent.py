@@ -321,8 +321,9 @@ def test_mosquitto_rr_gets_result(env):
     for payload, status in (("forward 20 200", '"status":"ok"'),
                             ("fly away", '"error":"unknown-command"')):
         out = subprocess.run(
-            [rr, "-p", str(b.port), "-t", f"{CAR}/set/drive",
-             "-e", "reply/test", "-m", payload, "-W", str(int(DEADLINE_S))],
+            [rr, "-h", "127.0.0.1", "-p", str(b.port),
+             "-t", f"{CAR}/set/drive", "-e", "reply/test", "-m", payload,
+             "-W", str(int(DEADLINE_S))],
             capture_output=True, text=True, timeout=DEADLINE_S + 5)
         check(out.returncode == 0, f"mosquitto_rr failed: {out.stderr}")
         check(status in out.stdout, f"'{payload}': {out.stdout!r}")

@@ -148,7 +148,8 @@ def test_flood_of_bad_commands(env):
     # mosquitto_sub counts them.
     counter = subprocess.Popen(
         ["stdbuf", "-oL", need_tool("mosquitto_sub"), "-d",
-         "-p", str(env.brokers[0].port), "-t", f"{CAR}/result",
+         "-h", "127.0.0.1", "-p", str(env.brokers[0].port),
+         "-t", f"{CAR}/result",
          "-C", str(n + 1), "-W", "60"],
         stdout=subprocess.PIPE, text=True)
     env.cleanups.append(counter.kill)
