@@ -221,6 +221,7 @@ static struct iotcar_config_spec settings_spec(struct agent_settings *s,
 			   "commands and publishes its state; see README.md.",
 		.groups = g,
 		.ngroups = 2,
+		.no_operands = true,
 	};
 
 	g[0] = (struct iotcar_option_group){
@@ -241,13 +242,6 @@ const char *settings_hal(const struct agent_settings *s)
 static int settings_check(const struct agent_settings *s, char *err,
 			  size_t errlen)
 {
-	if (!iotcar_topic_is_valid_prefix(s->common.prefix)) {
-		snprintf(err, errlen,
-			 "--prefix: '%.40s' is not a topic prefix "
-			 "(no '+', '#', or '/' at either end)",
-			 s->common.prefix);
-		return -EINVAL;
-	}
 	if (s->ttl_ms > s->max_ttl_ms) {
 		snprintf(err, errlen, "--ttl-ms %d is above --max-ttl-ms %d",
 			 s->ttl_ms, s->max_ttl_ms);
@@ -268,17 +262,9 @@ int settings_load(struct agent_settings *s, int argc, char **argv, char *err,
 	struct iotcar_option_group groups[2];
 	struct iotcar_config_spec spec = settings_spec(s, groups);
 	int nargs = 0;
-	int ret;
+	int ret = iotcar_config_load(&spec, argc, argv, &nargs, err, errlen);
 
-	ret = iotcar_config_load(&spec, argc, argv, &nargs, err, errlen);
-	if (ret)
-		return ret;
-	if (nargs > 0) {
-		snprintf(err, errlen,
-			 "unexpected argument '%.40s' (see --help)", argv[1]);
-		return -EINVAL;
-	}
-	return settings_check(s, err, errlen);
+	return ret ? ret : settings_check(s, err, errlen);
 }
 
 void settings_cleanup(struct agent_settings *s)

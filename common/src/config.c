@@ -15,6 +15,7 @@
 
 #include "iotcar/mqtt.h"
 #include "iotcar/text.h"
+#include "iotcar/topic.h"
 
 #define CS(field) offsetof(struct iotcar_common_settings, field)
 
@@ -105,6 +106,8 @@ const struct iotcar_option iotcar_common_options[] = {
 	 .offset = CS(prefix),
 	 .def = "iotcar",
 	 .arg = "TOPIC",
+	 .check = iotcar_topic_is_valid_prefix,
+	 .check_help = "topic levels without '+', '#', or '/' at either end",
 	 .help = "first topic level of every iotcar topic"},
 	{.key = "log_level",
 	 .section = "log",
@@ -273,6 +276,20 @@ static int config_apply_defaults(const struct iotcar_config_spec *spec,
 
 /* ==== INI file ==== */
 
+/* Does some option of the tables live in @p section? */
+static bool config_is_section(const struct iotcar_config_spec *spec,
+			      const char *section)
+{
+	for (size_t g = 0; g < spec->ngroups; g++) {
+		for (size_t i = 0; i < spec->groups[g].count; i++) {
+			if (!strcmp(spec->groups[g].options[i].section,
+				    section))
+				return true;
+		}
+	}
+	return false;
+}
+
 static int config_ini_handler(void *user, const char *section, const char *name,
 			      const char *value)
 {
@@ -285,6 +302,15 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 
 	if (ctx->failed)
 		return 0;
+	if (*section && ctx->spec->section_cb &&
+	    !config_is_section(ctx->spec, section)) {
+		if (ctx->spec->section_cb(ctx->spec->section_ctx, section, name,
+					  value, msg, sizeof(msg)) == 0)
+			return 1;
+		snprintf(ctx->err, ctx->errlen, "[%.40s] %s: %s", section, name,
+			 msg);
+		goto fail;
+	}
 	opt = config_find(ctx->spec, name, strlen(name), &base);
 	if (!opt || strchr(name, '-')) {
 		snprintf(ctx->err, ctx->errlen, "unknown key '%.40s'", name);
@@ -505,6 +531,11 @@ int iotcar_config_load(const struct iotcar_config_spec *spec, int argc,
 		return -EINVAL;
 	ret = config_walk(spec, argc, argv, true, &path, &print, nargs, err,
 			  errlen);
+	if (ret == 0 && spec->no_operands && *nargs > 0) {
+		snprintf(err, errlen,
+			 "unexpected argument '%.40s' (see --help)", argv[1]);
+		return -EINVAL;
+	}
 	if (ret == 0 && print) {
 		iotcar_config_print(spec, stdout);
 		return 1;
@@ -599,6 +630,8 @@ void iotcar_config_print(const struct iotcar_config_spec *spec, FILE *out)
 		"option:\n; key_name in [section] is --key-name.\n",
 		spec->program);
 	config_print_sections(spec, out, config_print_line);
+	if (spec->print_trailer)
+		fputs(spec->print_trailer, out);
 }
 
 /* ==== --help ==== */

@@ -40,12 +40,15 @@
  */
 #define MQTT_WAKE_MS 500
 #define MQTT_WAKE_PREFIX "$iotcar/wake/"
+/* Sent on the wake topic at QoS 1 after connecting: see synced in mqtt.h. */
+#define MQTT_SYNC_MARK "sync"
 
 enum mqtt_ev_type {
 	MQTT_EV_CONNECTED,
 	MQTT_EV_CONNECT_FAILED,
 	MQTT_EV_LOST,
 	MQTT_EV_MESSAGE,
+	MQTT_EV_SYNCED,
 };
 
 struct mqtt_event {
@@ -323,12 +326,16 @@ static int paho_message(void *context, char *topic, int topic_len,
 	struct mqtt_event *ev;
 	char *p;
 
-	/* Our own wake-up call has done its job by arriving. */
+	/* Our own wake-up call has done its job by arriving; the sync mark
+	 * says every retained message before it has arrived too. */
 	if (tlen == strlen(m->wake_topic) &&
 	    !memcmp(topic, m->wake_topic, tlen)) {
 		pthread_mutex_lock(&m->lock);
 		m->wakes_seen++;
 		pthread_mutex_unlock(&m->lock);
+		if (plen == strlen(MQTT_SYNC_MARK) &&
+		    !memcmp(msg->payload, MQTT_SYNC_MARK, plen))
+			mqtt_push_status(m, MQTT_EV_SYNCED, NULL);
 		goto out;
 	}
 	ev = mqtt_event_new(MQTT_EV_MESSAGE, tlen + copy + rtlen + cdlen + 3);
@@ -698,7 +705,11 @@ static void mqtt_flush_out(struct iotcar_mqtt *m);
 static void mqtt_drop_out(struct iotcar_mqtt *m);
 static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
 		       const void *payload, size_t len, int qos, bool retain,
-		       const void *correlation, size_t correlation_len);
+		       const void *correlation, size_t correlation_len,
+		       const char *response_topic);
+static int mqtt_send(struct iotcar_mqtt *m, const char *topic,
+		     const void *payload, size_t len, int qos, bool retain,
+		     const void *correlation, size_t correlation_len);
 
 static void mqtt_on_wake_timer(void *ctx)
 {
@@ -722,7 +733,7 @@ static void mqtt_on_wake_timer(void *ctx)
 			m->wake_topic);
 	}
 	m->wakes_sent++;
-	mqtt_submit(m, m->wake_topic, "", 0, 0, false, NULL, 0);
+	mqtt_submit(m, m->wake_topic, "", 0, 0, false, NULL, 0, NULL);
 }
 
 /* Subscribe to our wake topic; separate from the program's subscriptions. */
@@ -733,7 +744,9 @@ static void mqtt_subscribe_wake(struct iotcar_mqtt *m)
 	ro.onFailure5 = paho_wake_refused;
 	ro.onSuccess5 = paho_wake_subscribed;
 	ro.context = m;
-	if (MQTTAsync_subscribe(m->client, m->wake_topic, 0, &ro) ==
+	/* QoS 1, so that the sync mark keeps its place after retained
+	 * QoS 1 messages. */
+	if (MQTTAsync_subscribe(m->client, m->wake_topic, 1, &ro) ==
 	    MQTTASYNC_SUCCESS)
 		iotcar_timer_start(m->wake, MQTT_WAKE_MS, MQTT_WAKE_MS);
 }
@@ -762,6 +775,10 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 		log_info("mqtt: connected to %s", m->uri);
 		if (m->handlers.connected)
 			m->handlers.connected(m->ctx);
+		/* Queued after the subscriptions just made: it comes back after
+		 * their retained messages. */
+		mqtt_send(m, m->wake_topic, MQTT_SYNC_MARK,
+			  strlen(MQTT_SYNC_MARK), 1, false, NULL, 0);
 		break;
 	case MQTT_EV_CONNECT_FAILED:
 		m->attempting = false;
@@ -784,6 +801,10 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 		mqtt_schedule_retry(m);
 		if (m->handlers.disconnected)
 			m->handlers.disconnected(m->ctx, ev->reason);
+		break;
+	case MQTT_EV_SYNCED:
+		if (m->connected && m->handlers.synced)
+			m->handlers.synced(m->ctx);
 		break;
 	case MQTT_EV_MESSAGE:
 		break;
@@ -1012,11 +1033,13 @@ int iotcar_mqtt_subscribe(struct iotcar_mqtt *m,
 /* Hand one publish to Paho; QoS 1/2 ones already hold a window slot. */
 static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
 		       const void *payload, size_t len, int qos, bool retain,
-		       const void *correlation, size_t correlation_len)
+		       const void *correlation, size_t correlation_len,
+		       const char *response_topic)
 {
 	MQTTAsync_message msg = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	MQTTProperty p = {.identifier = MQTTPROPERTY_CODE_CORRELATION_DATA};
+	MQTTProperty rt = {.identifier = MQTTPROPERTY_CODE_RESPONSE_TOPIC};
 	int rc;
 
 	msg.payload = (void *)(uintptr_t)payload;
@@ -1027,6 +1050,15 @@ static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
 		p.value.data.data = (char *)(uintptr_t)correlation;
 		p.value.data.len = (int)correlation_len;
 		if (MQTTProperties_add(&msg.properties, &p)) {
+			rc = MQTTASYNC_FAILURE;
+			goto out;
+		}
+	}
+	if (response_topic) {
+		rt.value.data.data = (char *)(uintptr_t)response_topic;
+		rt.value.data.len = (int)strlen(response_topic);
+		if (MQTTProperties_add(&msg.properties, &rt)) {
+			MQTTProperties_free(&msg.properties);
 			rc = MQTTASYNC_FAILURE;
 			goto out;
 		}
@@ -1101,8 +1133,8 @@ static void mqtt_flush_out(struct iotcar_mqtt *m)
 		m->inflight++;
 		pthread_mutex_unlock(&m->lock);
 		ret = mqtt_submit(m, o->topic, o->payload, o->len, o->qos,
-				  o->retain, o->correlation,
-				  o->correlation_len);
+				  o->retain, o->correlation, o->correlation_len,
+				  NULL);
 		if (ret)
 			log_debug("mqtt: publish to %s failed: %s", o->topic,
 				  strerror(-ret));
@@ -1141,13 +1173,13 @@ static int mqtt_send(struct iotcar_mqtt *m, const char *topic,
 		return -EINVAL;
 	if (qos == 0)
 		return mqtt_submit(m, topic, payload, len, qos, retain,
-				   correlation, correlation_len);
+				   correlation, correlation_len, NULL);
 	pthread_mutex_lock(&m->lock);
 	if (!m->out_head && m->inflight < m->window) {
 		m->inflight++;
 		pthread_mutex_unlock(&m->lock);
 		return mqtt_submit(m, topic, payload, len, qos, retain,
-				   correlation, correlation_len);
+				   correlation, correlation_len, NULL);
 	}
 	if (m->out_count >= IOTCAR_MQTT_OUT_MAX) {
 		pthread_mutex_unlock(&m->lock);
@@ -1183,6 +1215,18 @@ int iotcar_mqtt_reply(struct iotcar_mqtt *m, const char *topic,
 		correlation = NULL;
 	return mqtt_send(m, topic, payload, len, 1, false, correlation,
 			 correlation_len);
+}
+
+int iotcar_mqtt_request(struct iotcar_mqtt *m, const char *topic,
+			const void *payload, size_t len,
+			const char *response_topic)
+{
+	if (!m->connected)
+		return -ENOTCONN;
+	if (len > IOTCAR_MQTT_PAYLOAD_MAX || !response_topic)
+		return -EINVAL;
+	return mqtt_submit(m, topic, payload, len, 0, false, NULL, 0,
+			   response_topic);
 }
 
 uint64_t iotcar_mqtt_dropped(struct iotcar_mqtt *m)

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -66,8 +67,7 @@ void iotcar_error_set(struct iotcar_error *err, enum iotcar_err code,
 	err->code = code;
 	va_start(ap, fmt);
 	/* Truncation is fine: the code carries the meaning. */
-	if (vsnprintf(err->message, sizeof(err->message), fmt, ap) < 0)
-		err->message[0] = '\0';
+	iotcar_vformat_text(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 }
 
@@ -146,8 +146,9 @@ static int drive_number(const char *word, const char *name, long min, long max,
 
 	if (iotcar_parse_long(word, min, max, &v)) {
 		iotcar_error_set(err, IOTCAR_ERR_BAD_ARGUMENT,
-				 "%s must be an integer %ld..%ld, got '%.24s'",
-				 name, min, max, word);
+				 "%s must be an integer %ld..%ld, got '%.*s'",
+				 name, min, max,
+				 iotcar_utf8_prefix(word, SIZE_MAX, 24), word);
 		return -EINVAL;
 	}
 	*out = (int)v;
@@ -227,8 +228,9 @@ int iotcar_drive_parse(const char *text, size_t len, struct iotcar_drive *d,
 	v = nwords < 0 ? -1 : drive_find_verb(words[0]);
 	if (nwords > 0 && v < 0) {
 		iotcar_error_set(err, IOTCAR_ERR_UNKNOWN_COMMAND,
-				 "unknown drive command '%.24s' (forward, "
+				 "unknown drive command '%.*s' (forward, "
 				 "backward, left, right, drive, stop)",
+				 iotcar_utf8_prefix(words[0], SIZE_MAX, 24),
 				 words[0]);
 		return -EINVAL;
 	}
@@ -292,7 +294,8 @@ int iotcar_estop_parse(const char *text, size_t len, bool *on,
 		return 0;
 	}
 	iotcar_error_set(err, IOTCAR_ERR_BAD_ARGUMENT,
-			 "estop must be ON or OFF, got '%.24s'", buf);
+			 "estop must be ON or OFF, got '%.*s'",
+			 iotcar_utf8_prefix(buf, SIZE_MAX, 24), buf);
 	return -EINVAL;
 }
 
@@ -398,11 +401,13 @@ static int set_index(const cJSON *root, const cJSON *by_key[SET_KEY_COUNT],
 				break;
 		}
 		if (k == SET_KEY_COUNT) {
-			iotcar_error_set(err, IOTCAR_ERR_UNKNOWN_FIELD,
-					 "unknown field '%.32s' (throttle, "
-					 "steer, ttl_ms, drive, speed_limit, "
-					 "estop, id)",
-					 item->string);
+			iotcar_error_set(
+				err, IOTCAR_ERR_UNKNOWN_FIELD,
+				"unknown field '%.*s' (throttle, "
+				"steer, ttl_ms, drive, speed_limit, "
+				"estop, id)",
+				iotcar_utf8_prefix(item->string, SIZE_MAX, 32),
+				item->string);
 			return -EINVAL;
 		}
 		if (by_key[k]) {
@@ -621,6 +626,26 @@ static void add_error(cJSON *o, const struct iotcar_error *err)
 {
 	cJSON_AddStringToObject(o, "error", iotcar_err_name(err->code));
 	cJSON_AddStringToObject(o, "message", err->message);
+}
+
+int iotcar_set_format(const struct iotcar_set *s, char *buf, size_t size)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return -ENOMEM;
+	if (s->fields & IOTCAR_SET_DRIVE) {
+		cJSON_AddNumberToObject(o, "throttle", s->drive.throttle);
+		cJSON_AddNumberToObject(o, "steer", s->drive.steer);
+		if (s->drive.ttl_ms)
+			cJSON_AddNumberToObject(o, "ttl_ms", s->drive.ttl_ms);
+	}
+	if (s->fields & IOTCAR_SET_SPEED_LIMIT)
+		cJSON_AddNumberToObject(o, "speed_limit", s->speed_limit);
+	if (s->fields & IOTCAR_SET_ESTOP)
+		cJSON_AddStringToObject(o, "estop", on_off(s->estop));
+	add_id(o, &s->id);
+	return payload_print(o, buf, size);
 }
 
 int iotcar_result_format(const char *cmd, const struct iotcar_cmd_id *id,

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -119,6 +121,28 @@ bool iotcar_text_is_valid(const void *buf, size_t len)
 		i += n;
 	}
 	return true;
+}
+
+int iotcar_utf8_prefix(const char *s, size_t len, size_t max)
+{
+	if (len == SIZE_MAX)
+		len = strnlen(s, max + 1);
+	if (len <= max)
+		return (int)len;
+	/* s[max] exists: step back while it continues a character. */
+	while (max && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return (int)max;
+}
+
+void iotcar_vformat_text(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(buf, size, fmt, ap);
+
+	if (n < 0)
+		buf[0] = '\0';
+	else if ((size_t)n >= size)
+		buf[iotcar_utf8_prefix(buf, (size_t)n, size - 1)] = '\0';
 }
 
 int iotcar_strlcpy(char *dst, const char *src, size_t size)

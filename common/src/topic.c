@@ -74,6 +74,17 @@ const char *iotcar_topic_suffix(enum iotcar_topic_kind kind)
 	return topic_suffixes[kind];
 }
 
+/* snprintf into buf, or an empty buf and -ENAMETOOLONG. */
+static int topic_print(char *buf, size_t size, int n)
+{
+	if (n < 0 || (size_t)n >= size) {
+		if (size)
+			buf[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
 int iotcar_topic_build(char *buf, size_t size, const char *prefix,
 		       const char *car, enum iotcar_topic_kind kind)
 {
@@ -87,12 +98,33 @@ int iotcar_topic_build(char *buf, size_t size, const char *prefix,
 	     !iotcar_topic_is_valid_id(car)))
 		return -EINVAL;
 	n = snprintf(buf, size, "%s/%s/%s", prefix, car, suffix);
-	if (n < 0 || (size_t)n >= size) {
-		if (size)
-			buf[0] = '\0';
-		return -ENAMETOOLONG;
-	}
-	return 0;
+	return topic_print(buf, size, n);
+}
+
+int iotcar_topic_filter(char *buf, size_t size, const char *prefix,
+			enum iotcar_topic_kind kind)
+{
+	const char *suffix = iotcar_topic_suffix(kind);
+
+	if (size)
+		buf[0] = '\0';
+	if (!suffix || !iotcar_topic_is_valid_prefix(prefix))
+		return -EINVAL;
+	return topic_print(buf, size,
+			   snprintf(buf, size, "%s/+/%s", prefix, suffix));
+}
+
+int iotcar_topic_bridge_status(char *buf, size_t size, const char *prefix,
+			       const char *id)
+{
+	if (size)
+		buf[0] = '\0';
+	if (!iotcar_topic_is_valid_prefix(prefix) || !id ||
+	    !topic_is_id_syntax(id))
+		return -EINVAL;
+	return topic_print(
+		buf, size,
+		snprintf(buf, size, "%s/bridge/%s/status", prefix, id));
 }
 
 int iotcar_topic_parse(const char *prefix, const char *topic,

@@ -94,7 +94,7 @@ static const struct {
 	{"--id", "all", "--id: 'all' is not valid"},
 	{"--broker", "http://x", "--broker: 'http://x' is not valid"},
 	{"--log-level", "loud", "--log-level: 'loud' is not valid"},
-	{"--prefix", "a/#", "--prefix: 'a/#' is not a topic prefix"},
+	{"--prefix", "a/#", "--prefix: 'a/#' is not valid"},
 };
 
 static void config_bad_flag_values_name_the_flag(void)

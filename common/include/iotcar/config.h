@@ -69,6 +69,17 @@ struct iotcar_config_spec {
 	const char *summary;
 	const struct iotcar_option_group *groups;
 	size_t ngroups;
+	/*
+	 * Optional: the keys of INI sections no table names (the bridge's
+	 * [raw.NAME]). Return 0, or -EINVAL with a message in @p err.
+	 */
+	int (*section_cb)(void *ctx, const char *section, const char *key,
+			  const char *value, char *err, size_t errlen);
+	void *section_ctx;
+	/* No positional arguments: any is an error (exit 2). */
+	bool no_operands;
+	/* Optional: what --print-config adds at the end (examples). */
+	const char *print_trailer;
 };
 
 /** Settings every program shares (SPEC §1). */

@@ -51,6 +51,12 @@ struct iotcar_mqtt_msg {
 struct iotcar_mqtt_handlers {
 	/* Connected, first time or again: subscribe and announce here. */
 	void (*connected)(void *ctx);
+	/*
+	 * Optional: the retained messages of the subscriptions made in
+	 * connected() have all arrived (a QoS 1 mark sent after subscribing
+	 * came back). A bridge says "online" here, not before.
+	 */
+	void (*synced)(void *ctx);
 	/* The connection was lost; reconnecting has already been scheduled. */
 	void (*disconnected)(void *ctx, const char *reason);
 	void (*message)(void *ctx, const struct iotcar_mqtt_msg *msg);
@@ -133,6 +139,16 @@ int iotcar_mqtt_publish(struct iotcar_mqtt *m, const char *topic,
 int iotcar_mqtt_reply(struct iotcar_mqtt *m, const char *topic,
 		      const void *payload, size_t len, const void *correlation,
 		      size_t correlation_len);
+
+/**
+ * @brief Publish a command at QoS 0 (like every drive command: the answer
+ * confirms it) with an MQTT v5 Response Topic: the car answers there, to
+ * this client only, instead of to every subscriber of its result topic.
+ * @return As iotcar_mqtt_publish().
+ */
+int iotcar_mqtt_request(struct iotcar_mqtt *m, const char *topic,
+			const void *payload, size_t len,
+			const char *response_topic);
 
 /** @brief Messages dropped because the loop fell behind. */
 uint64_t iotcar_mqtt_dropped(struct iotcar_mqtt *m);

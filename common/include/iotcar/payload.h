@@ -105,6 +105,13 @@ int iotcar_set_parse(const char *json, size_t len, struct iotcar_set *out,
 		     struct iotcar_error *err);
 
 /**
+ * @brief Format @p s as the JSON of a `set` command (drive as throttle,
+ * steer and ttl_ms when given, then speed_limit, estop and id).
+ * @return Length written, or -ENOBUFS / -ENOMEM.
+ */
+int iotcar_set_format(const struct iotcar_set *s, char *buf, size_t size);
+
+/**
  * @brief Parse the payload of set/speed_limit: an integer 0..100.
  * @return 0 or -EINVAL with @p err set.
  */

@@ -7,6 +7,7 @@
 #ifndef IOTCAR_TEXT_H
 #define IOTCAR_TEXT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,6 +35,20 @@ int iotcar_parse_bool(const char *text, bool *out);
  * characters other than tab, CR and LF: text a person could have typed.
  */
 bool iotcar_text_is_valid(const void *buf, size_t len);
+
+/**
+ * @brief The longest prefix of UTF-8 text @p s (@p len bytes, or up to its
+ * NUL when @p len is SIZE_MAX) of at most @p max bytes that does not split
+ * a character: the precision to echo a request with "%.*s".
+ */
+int iotcar_utf8_prefix(const char *s, size_t len, size_t max);
+
+/**
+ * @brief vsnprintf() for messages that echo UTF-8 text: a message cut to
+ * fit @p size is cut between characters, and a failed one is empty.
+ */
+void iotcar_vformat_text(char *buf, size_t size, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /**
  * @brief Copy @p src into @p dst of @p size bytes, always terminated.

@@ -58,6 +58,22 @@ int iotcar_topic_build(char *buf, size_t size, const char *prefix,
 		       const char *car, enum iotcar_topic_kind kind);
 
 /**
+ * @brief Write the subscription filter "<prefix>/+/<suffix of kind>": that
+ * topic of every car.
+ * @return As iotcar_topic_build().
+ */
+int iotcar_topic_filter(char *buf, size_t size, const char *prefix,
+			enum iotcar_topic_kind kind);
+
+/**
+ * @brief Write "<prefix>/bridge/<id>/status", a bridge's status topic.
+ * @param id A valid id (the car id grammar).
+ * @return As iotcar_topic_build().
+ */
+int iotcar_topic_bridge_status(char *buf, size_t size, const char *prefix,
+			       const char *id);
+
+/**
  * @brief Split a topic built by iotcar_topic_build().
  * @param car Receives the car id (or "all"), IOTCAR_ID_MAX + 1 bytes.
  * @return 0, or -EINVAL when @p topic is not an iotcar topic of @p prefix.
