@@ -146,21 +146,16 @@ class Broker:
             return ""
 
 
-class Agent:
-    """A real car-agent process on the simulated car."""
+class Daemon:
+    """A process of ours (car-agent, car-bridge) with a log of its own."""
 
-    def __init__(self, env, broker, car="car1", args=(), broker_uri=None):
+    def __init__(self, env, name):
         self.env = env
-        self.car = car
-        self.trace_path = os.path.join(env.dir, f"trace-{car}.txt")
+        self.name = name
         # One log per process, even for a car started twice.
         env.started += 1
-        self.log_path = os.path.join(env.dir, f"agent-{car}-{env.started}.log")
-        uri = broker_uri or f"tcp://127.0.0.1:{broker.port}"
-        self.argv = [env.agent_bin, "--broker", uri, "--id", car,
-                     "--sim-trace", self.trace_path, "--log-level", "debug",
-                     "--reconnect-min-ms", "100", "--reconnect-max-ms", "500",
-                     *args]
+        self.log_path = os.path.join(env.dir, f"{name}-{env.started}.log")
+        self.argv = []
         self.proc = None
         self.expect_killed = False
 
@@ -183,8 +178,54 @@ class Agent:
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise TestFailure(f"car-agent {self.car} did not exit within "
+            raise TestFailure(f"{self.name} did not exit within "
                               f"{timeout:.0f} s")
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def finish(self):
+        """Stop with SIGTERM and insist on a clean exit (catches leaks and
+        sanitizer reports, which make the exit code non-zero)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            rc = self.wait_exit()
+        else:
+            rc = self.proc.returncode
+        if self.expect_killed:
+            return
+        check(rc == 0, f"{self.name} exited with {rc}")
+        log = self.log()
+        for bad in ("ERROR: AddressSanitizer", "runtime error:",
+                    "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer"):
+            check(bad not in log, f"{self.name}: {bad}")
+
+
+class Agent(Daemon):
+    """A real car-agent process on the simulated car."""
+
+    def __init__(self, env, broker, car="car1", args=(), broker_uri=None):
+        super().__init__(env, f"agent-{car}")
+        self.car = car
+        self.trace_path = os.path.join(env.dir, f"trace-{car}.txt")
+        uri = broker_uri or f"tcp://127.0.0.1:{broker.port}"
+        self.argv = [env.agent_bin, "--broker", uri, "--id", car,
+                     "--sim-trace", self.trace_path, "--log-level", "debug",
+                     "--reconnect-min-ms", "100", "--reconnect-max-ms", "500",
+                     *args]
 
     def trace(self):
         """The hardware layer's output changes: [(t, left, right)]."""
@@ -207,30 +248,73 @@ class Agent:
         return wait_until(lambda: self.outputs() == (left, right),
                           what or f"the motors of {self.car} at {left}/{right}")
 
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
 
-    def finish(self):
-        """Stop with SIGTERM and insist on a clean exit (catches leaks and
-        sanitizer reports, which make the exit code non-zero)."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            rc = self.wait_exit()
-        else:
-            rc = self.proc.returncode
-        if self.expect_killed:
-            return
-        check(rc == 0, f"car-agent {self.car} exited with {rc}")
-        log = self.log()
-        for bad in ("ERROR: AddressSanitizer", "runtime error:",
-                    "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer"):
-            check(bad not in log, f"car-agent {self.car}: {bad}")
+class Bridge(Daemon):
+    """A real car-bridge process, TCP and UDP on one loopback port."""
+
+    def __init__(self, env, broker, args=(), port=None, listen=None):
+        super().__init__(env, "bridge")
+        bin_ = os.environ.get("IOTCAR_BRIDGE", "")
+        check(os.access(bin_, os.X_OK),
+              f"IOTCAR_BRIDGE={bin_!r} is not a car-bridge binary")
+        self.port = port or free_port()
+        self.listen = listen or f"127.0.0.1:{self.port}"
+        self.argv = [bin_, "--broker", f"tcp://127.0.0.1:{broker.port}",
+                     "--listen", self.listen, "--log-level", "debug",
+                     "--reconnect-min-ms", "100", "--reconnect-max-ms", "500",
+                     *args]
+
+
+class Tcp:
+    """A socket client that reads whole lines, with deadlines."""
+
+    def __init__(self, port, host="127.0.0.1", rcvbuf=None):
+        self.s = socket.socket()
+        if rcvbuf:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.s.settimeout(DEADLINE_S)
+        self.s.connect((host, port))
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def line(self, timeout=DEADLINE_S):
+        """The next line, without its newline; b'' at end of stream."""
+        end = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.monotonic()
+            check(left > 0, f"no reply line within {timeout:.0f} s "
+                  f"(have {self.buf[:80]!r})")
+            self.s.settimeout(left)
+            try:
+                data = self.s.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                rest, self.buf = self.buf, b""
+                return rest
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def ask(self, msg):
+        self.send(msg if msg.endswith("\n") else msg + "\n")
+        return self.line().decode()
+
+    def closed(self, timeout=DEADLINE_S):
+        """Read until the bridge closes the connection; the lines seen."""
+        lines = []
+        while True:
+            line = self.line(timeout)
+            if line == b"" and not self.buf:
+                return lines
+            lines.append(line)
+
+    def close(self):
+        self.s.close()
 
 
 class Message:
@@ -364,6 +448,20 @@ class Env:
         self.brokers.append(b)
         return b
 
+    def bridge(self, broker, args=(), wait_online=True, **kw):
+        b = Bridge(self, broker, args, **kw)
+        self.agents.append(b)
+        if wait_online:
+            watcher = self.client(broker.port)
+            watcher.subscribe("iotcar/bridge/+/status")
+            b.start()
+            watcher.wait_for("iotcar/bridge/bridge1/status",
+                             lambda m: m.text == "online",
+                             what="the bridge to be online")
+        else:
+            b.start()
+        return b
+
     def agent(self, broker, car="car1", args=(), wait_online=True, **kw):
         check(os.access(self.agent_bin, os.X_OK),
               f"IOTCAR_AGENT={self.agent_bin!r} is not a car-agent binary")
@@ -411,7 +509,7 @@ class Env:
             b.stop()
         if failed or errors:
             for a in self.agents:
-                sys.stderr.write(f"---- car-agent {a.car} log (last 60 lines)\n")
+                sys.stderr.write(f"---- {a.name} log (last 60 lines)\n")
                 sys.stderr.write("\n".join(a.log().splitlines()[-60:]) + "\n")
             for b in self.brokers:
                 sys.stderr.write(f"---- mosquitto {b.port} log (last 30 lines)\n")
