@@ -10,9 +10,11 @@ set -eu
 
 packages="gcc libc6-dev cmake ninja-build pkg-config
 	libpaho-mqtt-dev libcjson-dev libinih-dev libgpiod-dev gpiod
-	mosquitto mosquitto-clients openssl"
+	mosquitto mosquitto-clients openssl netcat-openbsd"
 if [ "${1:-}" = --test ]; then
-	packages="$packages python3 python3-paho-mqtt clang-format"
+	# clang + libclang-rt-14-dev (only a Recommends of clang): libFuzzer.
+	packages="$packages python3 python3-paho-mqtt clang-format
+		clang libclang-rt-14-dev"
 fi
 
 missing=
