@@ -18,22 +18,15 @@
  *
  *   bench-agent [--agent PATH] [--quick]
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "iotcar/log.h"
 #include "iotcar/loop.h"
 #include "iotcar/mqtt.h"
@@ -44,8 +37,6 @@
 #define TOPIC_DRIVE "iotcar/" CAR "/set/drive"
 /* The floor's topic: the same client, broker and rates, no car agent. */
 #define TOPIC_ECHO "iotcar-bench/echo"
-/* Samples at or above this are the Nagle/delayed-ACK signature. */
-#define NAGLE_MS 40.0
 /* Throttle values cycle through this many; commands this far apart could be
  * confused, so one not actuated within the cycle counts as lost. */
 #define VALUES 160
@@ -86,21 +77,6 @@ static const struct phase_def phases[PHASE_COUNT] = {
 	[PHASE_FLOOR_LOCKSTEP] = {"lockstep", PACE_LOCKSTEP, true},
 };
 
-struct usage {
-	double cpu_s;
-	long rss_kb;
-	long hwm_kb;
-	int64_t at_ns;
-};
-
-/* The samples of one phase. */
-struct samples {
-	double *ms;
-	int n;
-	int lost;
-	double seconds;
-};
-
 struct bench {
 	struct iotcar_loop *loop;
 	struct iotcar_mqtt *mqtt;
@@ -108,12 +84,11 @@ struct bench {
 	struct iotcar_timer *timer;
 	/* Gives up on a command that never takes effect. */
 	struct iotcar_timer *watchdog;
-	pid_t broker;
+	struct bench_broker broker;
 	pid_t agent;
 	int trace_fd;
 	char trace_buf[4096];
 	size_t trace_len;
-	char dir[64];
 
 	bool started;
 	int phase;
@@ -131,178 +106,6 @@ struct bench {
 	struct usage u_stream;
 	int failed;
 };
-
-/* ==== Processes ==== */
-
-/* Run @p argv with stdout to /dev/null; @p fd3, if >= 0, becomes its fd 3. */
-static pid_t bench_spawn(char *const argv[], int fd3)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		/* Die with the benchmark, however it ends. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		unsetenv("MQTT_C_CLIENT_TRACE");
-		dup2(null, STDOUT_FILENO);
-		if (fd3 >= 0)
-			dup2(fd3, 3);
-		else
-			dup2(null, STDERR_FILENO);
-		execvp(argv[0], argv);
-		/* Debian keeps mosquitto in /usr/sbin, off a user's PATH. */
-		if (errno == ENOENT && !strchr(argv[0], '/')) {
-			char path[256];
-
-			snprintf(path, sizeof(path), "/usr/sbin/%s", argv[0]);
-			execv(path, argv);
-		}
-		fprintf(stderr, "bench: cannot run %s: %s\n", argv[0],
-			strerror(errno));
-		_exit(127);
-	}
-	return pid;
-}
-
-static void bench_reap(pid_t pid)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-}
-
-static int bench_free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int port = -1;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-/* Wait until something listens on @p port: the broker is up. */
-static int bench_wait_port(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timespec pause = {.tv_nsec = 10000000};
-
-	for (int i = 0; i < 500; i++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-		close(fd);
-		if (ok)
-			return 0;
-		nanosleep(&pause, NULL);
-	}
-	return -ETIMEDOUT;
-}
-
-/* CPU time of every thread of @p pid, in ns: schedstat is exact, where
- * /proc/PID/stat counts 10 ms ticks. */
-static double bench_cpu_s(pid_t pid)
-{
-	char path[300];
-	struct dirent *de;
-	double total = 0.0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		return 0.0;
-	while ((de = readdir(dir)) != NULL) {
-		unsigned long long ns = 0;
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat",
-			 (int)pid, de->d_name);
-		f = fopen(path, "r");
-		if (f && fscanf(f, "%llu", &ns) == 1)
-			total += (double)ns / 1e9;
-		if (f)
-			fclose(f);
-	}
-	closedir(dir);
-	return total;
-}
-
-static int bench_usage(pid_t pid, struct usage *u)
-{
-	char path[64];
-	char buf[256];
-	FILE *f;
-
-	u->at_ns = iotcar_clock_ns();
-	u->cpu_s = bench_cpu_s(pid);
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	while (fgets(buf, sizeof(buf), f)) {
-		sscanf(buf, "VmRSS: %ld", &u->rss_kb);
-		sscanf(buf, "VmHWM: %ld", &u->hwm_kb);
-	}
-	fclose(f);
-	return 0;
-}
-
-static double bench_cpu_pct(const struct usage *a, const struct usage *b)
-{
-	return 100.0 * (b->cpu_s - a->cpu_s) /
-	       ((double)(b->at_ns - a->at_ns) / 1e9);
-}
-
-/* ==== Statistics ==== */
-
-static int bench_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a;
-	double y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double bench_pct(const double *sorted, int n, double p)
-{
-	int i = (int)ceil(p / 100.0 * n) - 1;
-
-	return sorted[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
-
-static void bench_report(const char *name, struct samples *s)
-{
-	double sum = 0.0;
-	int slow = 0;
-
-	if (s->n == 0) {
-		printf("%-24s no samples, %d lost\n", name, s->lost);
-		return;
-	}
-	qsort(s->ms, (size_t)s->n, sizeof(*s->ms), bench_cmp);
-	for (int i = 0; i < s->n; i++) {
-		sum += s->ms[i];
-		slow += s->ms[i] >= NAGLE_MS;
-	}
-	printf("%-24s n=%-5d p50=%.3f p90=%.3f p99=%.3f max=%.3f mean=%.3f "
-	       "ms  >=40ms:%d lost:%d  %.0f/s\n",
-	       name, s->n, bench_pct(s->ms, s->n, 50),
-	       bench_pct(s->ms, s->n, 90), bench_pct(s->ms, s->n, 99),
-	       s->ms[s->n - 1], sum / s->n, slow, s->lost, s->n / s->seconds);
-}
 
 /* ==== Driving ==== */
 
@@ -539,29 +342,6 @@ static void bench_on_connected(void *ctx)
 
 /* ==== Set-up ==== */
 
-static int bench_start_broker(struct bench *b, int port)
-{
-	char conf[128];
-	char *argv[] = {"mosquitto", "-c", conf, NULL};
-	FILE *f;
-
-	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", b->dir);
-	f = fopen(conf, "w");
-	if (!f)
-		return -errno;
-	fprintf(f,
-		"listener %d 127.0.0.1\nallow_anonymous true\n"
-		"set_tcp_nodelay true\npersistence false\n",
-		port);
-	fclose(f);
-	b->broker = bench_spawn(argv, -1);
-	if (b->broker < 0 || bench_wait_port(port)) {
-		fprintf(stderr, "bench: mosquitto did not start\n");
-		return -ECHILD;
-	}
-	return 0;
-}
-
 static int bench_start_agent(struct bench *b, const char *agent, int port)
 {
 	char uri[64];
@@ -591,29 +371,6 @@ static int bench_start_agent(struct bench *b, const char *agent, int port)
 	fcntl(b->trace_fd, F_SETFL, O_NONBLOCK);
 	return iotcar_loop_add_fd(b->loop, b->trace_fd, EPOLLIN, bench_on_trace,
 				  b);
-}
-
-static void bench_print_machine(void)
-{
-	struct utsname u;
-	char line[256];
-	FILE *f = fopen("/proc/cpuinfo", "r");
-
-	uname(&u);
-	printf("machine: %s %s %s, %ld cores", u.sysname, u.release, u.machine,
-	       sysconf(_SC_NPROCESSORS_ONLN));
-	while (f && fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "model name", 10)) {
-			char *c = strchr(line, ':');
-
-			line[strcspn(line, "\n")] = '\0';
-			printf(",%s", c ? c + 1 : line);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	printf("\n");
 }
 
 static void bench_print(struct bench *b)
@@ -647,11 +404,10 @@ static int bench_run(struct bench *b, const char *agent)
 	struct iotcar_mqtt_opts mo = {.client_id = "iotcar-bench",
 				      .keepalive_s = 30};
 	char uri[64];
-	int port = bench_free_port();
 
-	if (port < 0 || bench_start_broker(b, port))
+	if (bench_broker_start(&b->broker))
 		return 1;
-	snprintf(uri, sizeof(uri), "tcp://127.0.0.1:%d", port);
+	snprintf(uri, sizeof(uri), "tcp://127.0.0.1:%d", b->broker.port);
 	mo.uri = uri;
 	b->loop = iotcar_loop_new();
 	if (!b->loop)
@@ -660,7 +416,7 @@ static int bench_run(struct bench *b, const char *agent)
 	b->watchdog = iotcar_timer_new(b->loop, bench_on_watchdog, b);
 	b->mqtt = iotcar_mqtt_new(b->loop, &mo, &handlers, b);
 	if (!b->timer || !b->watchdog || !b->mqtt ||
-	    bench_start_agent(b, agent, port))
+	    bench_start_agent(b, agent, b->broker.port))
 		return 1;
 	iotcar_mqtt_start(b->mqtt);
 	iotcar_loop_run(b->loop);
@@ -677,7 +433,6 @@ int main(int argc, char **argv)
 	int stream_n = 1000;
 	int lockstep_n = 5000;
 	const char *agent = IOTCAR_AGENT_PATH;
-	char conf[128];
 	int ret;
 
 	for (int i = 1; i < argc; i++) {
@@ -701,26 +456,18 @@ int main(int argc, char **argv)
 	srandom((unsigned)getpid());
 	iotcar_log_init("bench-agent", IOTCAR_LOG_WARNING);
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(b.dir, sizeof(b.dir), "/tmp/iotcar-bench-XXXXXX");
-	if (!mkdtemp(b.dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
 	ret = bench_run(&b, agent);
 	iotcar_mqtt_free(b.mqtt);
 	iotcar_timer_free(b.timer);
 	iotcar_timer_free(b.watchdog);
 	free(b.sent_ns);
 	bench_reap(b.agent);
-	bench_reap(b.broker);
+	bench_broker_stop(&b.broker);
 	if (b.trace_fd >= 0)
 		close(b.trace_fd);
 	iotcar_loop_free(b.loop);
 	for (int p = 0; p < PHASE_COUNT; p++)
 		free(b.results[p].ms);
-	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", b.dir);
-	unlink(conf);
-	rmdir(b.dir);
 	if (ret)
 		fprintf(stderr, "bench: failed\n");
 	return ret;
