@@ -1,15 +1,18 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # demo.sh: the whole demo in one command — install what is missing, build,
-# start Mosquitto on 127.0.0.1:1883 (broker/dev.conf) and the car agent on
-# the simulated car, then say how to drive and watch it. Ctrl-C stops both.
+# start Mosquitto on 127.0.0.1:1883 (broker/dev.conf), the car agent on
+# the simulated car and the socket bridge on 127.0.0.1:9999, then say how
+# to drive and watch it. Ctrl-C stops them all.
 #
 #   scripts/demo.sh [car-agent options]      e.g. --sim-wall-cm 80
 #
-# IOTCAR_DEMO_PORT picks another port than 1883.
+# IOTCAR_DEMO_PORT picks another port than 1883, IOTCAR_DEMO_BRIDGE_PORT
+# another than 9999.
 set -eu
 cd "$(dirname "$0")/.."
 port=${IOTCAR_DEMO_PORT:-1883}
+bport=${IOTCAR_DEMO_BRIDGE_PORT:-9999}
 # Debian installs mosquitto in /usr/sbin, off an ordinary user's PATH.
 PATH=$PATH:/usr/sbin:/sbin
 
@@ -17,10 +20,13 @@ scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release
 agent=build/release/car-agent/car-agent
+bridge=build/release/bridge/car-bridge
 
 broker_pid=
 agent_pid=
+bridge_pid=
 cleanup() {
+	[ -z "$bridge_pid" ] || kill "$bridge_pid" 2>/dev/null || true
 	[ -z "$agent_pid" ] || kill "$agent_pid" 2>/dev/null || true
 	[ -z "$broker_pid" ] || kill "$broker_pid" 2>/dev/null || true
 	wait 2>/dev/null || true
@@ -66,6 +72,26 @@ until mosquitto_sub -h 127.0.0.1 -p "$port" -t iotcar/car1/status -C 1 -W 1 \
 	fi
 done
 
+# The socket bridge, for plain TCP/UDP clients. It says itself when its
+# port is taken; the demo goes on without it then.
+bridge_note="  The socket bridge did not start (see above); the MQTT demo runs without it."
+"$bridge" --broker "tcp://127.0.0.1:$port" --listen "127.0.0.1:$bport" &
+bridge_pid=$!
+tries=0
+until mosquitto_sub -h 127.0.0.1 -p "$port" -t iotcar/bridge/bridge1/status \
+	-C 1 -W 1 2>/dev/null | grep -q online; do
+	tries=$((tries + 1))
+	if [ $tries -gt 10 ] || ! kill -0 "$bridge_pid" 2>/dev/null; then
+		bridge_pid=
+		break
+	fi
+done
+if [ -n "$bridge_pid" ]; then
+	bridge_note="  Or as a plain socket client, through the bridge on 127.0.0.1:$bport:
+    printf 'forward 40 1000\\nstatus\\n' | nc -q 2 127.0.0.1 $bport
+    python3 -c \"import socket; s=socket.create_connection(('127.0.0.1',$bport)); s.sendall(b'left'); print(s.recv(1024).decode())\""
+fi
+
 p="-p $port"
 cat <<MSG
 
@@ -83,7 +109,9 @@ cat <<MSG
     mosquitto_pub $p -t iotcar/car1/set/estop -m ON      (and OFF)
     mosquitto_rr  $p -t iotcar/car1/set/drive -e reply/me -m 'backward 30 1000'
 
-  Ctrl-C stops the car agent and the broker.
+$bridge_note
+
+  Ctrl-C stops the car agent, the bridge and the broker.
 
 MSG
 wait "$agent_pid"
