@@ -55,7 +55,6 @@ struct router {
 	size_t ncars;
 	struct pending *head;
 	struct pending *tail;
-	size_t npending;
 	struct pending *buckets[ROUTER_BUCKETS];
 	uint64_t next_seq;
 	struct iotcar_timer *timer;
@@ -156,7 +155,6 @@ static void router_unlink(struct router *r, struct pending *p)
 		p->next->prev = p->prev;
 	else
 		r->tail = p->prev;
-	r->npending--;
 }
 
 static void router_answer(struct router *r, const struct router_waiter *w,
@@ -207,11 +205,6 @@ static void router_fail_all(struct router *r, const char *text)
 	while (r->head)
 		router_settle(r, r->head, PROTO_ERR_OFFLINE, text);
 	router_arm(r);
-}
-
-size_t router_pending(const struct router *r)
-{
-	return r->npending;
 }
 
 /* ==== Requests ==== */
@@ -300,7 +293,6 @@ void router_request(struct router *r, const char *car,
 	else
 		r->head = p;
 	r->tail = p;
-	r->npending++;
 	if (r->head == p)
 		router_arm(r);
 }

@@ -100,7 +100,4 @@ int router_publish_raw(struct router *r, const char *topic, const void *payload,
 
 bool router_is_connected(const struct router *r);
 
-/** @brief Requests waiting for a car's answer. */
-size_t router_pending(const struct router *r);
-
 #endif

@@ -292,6 +292,25 @@ static void server_auth(struct server *srv, struct client *c,
 	}
 }
 
+/* What `status` answers for @p car (TCP and UDP): its last state, or why
+ * there is none. */
+static void server_status_rep(struct server *srv, const char *car,
+			      struct proto_reply *rep, char *text, size_t size)
+{
+	const char *state = router_state(srv->router, car);
+
+	*rep = (struct proto_reply){.raw_key = "state", .raw_json = state};
+	if (!router_is_connected(srv->router)) {
+		*rep = (struct proto_reply){
+			.code = PROTO_ERR_OFFLINE,
+			.text = "the bridge has lost the MQTT broker"};
+	} else if (!state) {
+		snprintf(text, size, "no state from %s", car);
+		*rep = (struct proto_reply){.code = PROTO_ERR_OFFLINE,
+					    .text = text};
+	}
+}
+
 /*
  * status, watch, unwatch: answered from what the bridge knows when their
  * turn comes. req->car is the car the client used when it asked.
@@ -300,8 +319,6 @@ static void server_local_rep(struct server *srv, struct client *c,
 			     const struct proto_request *req,
 			     struct proto_reply *rep, char *text, size_t size)
 {
-	const char *state;
-
 	switch (req->cmd) {
 	case PROTO_WATCH:
 		server_watch(srv, c);
@@ -313,18 +330,8 @@ static void server_local_rep(struct server *srv, struct client *c,
 		*rep = (struct proto_reply){.text = "not watching"};
 		return;
 	default:
-		break;
-	}
-	state = router_state(srv->router, req->car);
-	*rep = (struct proto_reply){.raw_key = "state", .raw_json = state};
-	if (!router_is_connected(srv->router)) {
-		*rep = (struct proto_reply){
-			.code = PROTO_ERR_OFFLINE,
-			.text = "the bridge has lost the MQTT broker"};
-	} else if (!state) {
-		snprintf(text, size, "no state from %s", req->car);
-		*rep = (struct proto_reply){.code = PROTO_ERR_OFFLINE,
-					    .text = text};
+		server_status_rep(srv, req->car, rep, text, size);
+		return;
 	}
 }
 
@@ -845,15 +852,11 @@ static void server_udp_request(struct server *srv, struct listener *l,
 		router_request(srv->router, srv->cfg->car, &req, &rw);
 		return;
 	case PROTO_STATUS: {
-		const char *state = router_state(srv->router, srv->cfg->car);
-		struct proto_reply rep = {.raw_key = "state",
-					  .raw_json = state};
+		struct proto_reply rep;
+		char text[80];
 
-		if (!state)
-			server_udp_err(l, w, &req, PROTO_ERR_OFFLINE,
-				       "no state from the car");
-		else
-			server_udp_reply(l, w, &req, &rep);
+		server_status_rep(srv, srv->cfg->car, &rep, text, sizeof(text));
+		server_udp_reply(l, w, &req, &rep);
 		return;
 	}
 	case PROTO_CARS: {
