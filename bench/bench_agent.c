@@ -342,12 +342,11 @@ static void bench_on_connected(void *ctx)
 
 /* ==== Set-up ==== */
 
-static int bench_start_agent(struct bench *b, const char *agent, int port)
+static int bench_start_agent(struct bench *b, const char *agent)
 {
-	char uri[64];
 	char *argv[] = {(char *)(uintptr_t)agent,
 			"--broker",
-			uri,
+			b->broker.uri,
 			"--id",
 			CAR,
 			"--sim-trace",
@@ -363,7 +362,6 @@ static int bench_start_agent(struct bench *b, const char *agent, int port)
 
 	if (pipe2(pipefd, O_CLOEXEC))
 		return -errno;
-	snprintf(uri, sizeof(uri), "tcp://127.0.0.1:%d", port);
 	/* The pipe's write end becomes the agent's fd 3: /dev/fd/3. */
 	b->agent = bench_spawn(argv, pipefd[1]);
 	close(pipefd[1]);
@@ -403,12 +401,10 @@ static int bench_run(struct bench *b, const char *agent)
 	};
 	struct iotcar_mqtt_opts mo = {.client_id = "iotcar-bench",
 				      .keepalive_s = 30};
-	char uri[64];
 
 	if (bench_broker_start(&b->broker))
 		return 1;
-	snprintf(uri, sizeof(uri), "tcp://127.0.0.1:%d", b->broker.port);
-	mo.uri = uri;
+	mo.uri = b->broker.uri;
 	b->loop = iotcar_loop_new();
 	if (!b->loop)
 		return 1;
@@ -416,7 +412,7 @@ static int bench_run(struct bench *b, const char *agent)
 	b->watchdog = iotcar_timer_new(b->loop, bench_on_watchdog, b);
 	b->mqtt = iotcar_mqtt_new(b->loop, &mo, &handlers, b);
 	if (!b->timer || !b->watchdog || !b->mqtt ||
-	    bench_start_agent(b, agent, b->broker.port))
+	    bench_start_agent(b, agent))
 		return 1;
 	iotcar_mqtt_start(b->mqtt);
 	iotcar_loop_run(b->loop);

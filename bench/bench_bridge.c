@@ -118,7 +118,6 @@ struct bench {
 	bool car_online;
 	bool bridge_online;
 	struct bench_broker broker;
-	char uri[64];
 	pid_t pids[PROC_COUNT];
 	int bridge_port;
 
@@ -336,7 +335,7 @@ static int bench_tcp_connect(int port)
 	return fd;
 }
 
-static int bench_client_open(struct bench *b, struct client *c, int port)
+static int bench_client_open(struct bench *b, struct client *c)
 {
 	static const struct iotcar_mqtt_handlers h = {
 		.connected = bench_on_client_connected,
@@ -345,7 +344,6 @@ static int bench_client_open(struct bench *b, struct client *c, int port)
 	};
 	struct iotcar_mqtt_opts mo = {.keepalive_s = 30};
 	char id[48];
-	char uri[64];
 
 	c->b = b;
 	c->fd = -1;
@@ -359,9 +357,8 @@ static int bench_client_open(struct bench *b, struct client *c, int port)
 					  c);
 	}
 	snprintf(id, sizeof(id), "iotcar-bench-%d", c->index);
-	snprintf(uri, sizeof(uri), "tcp://127.0.0.1:%d", port);
 	snprintf(c->reply_topic, sizeof(c->reply_topic), REPLY_TOPIC, c->index);
-	mo.uri = uri;
+	mo.uri = b->broker.uri;
 	mo.client_id = id;
 	c->mqtt = iotcar_mqtt_new(b->loop, &mo, &h, c);
 	if (!c->mqtt)
@@ -481,7 +478,7 @@ static int bench_phase(struct bench *b, struct phase *ph)
 	for (int i = 0; i < ph->clients && !ret; i++) {
 		b->clients[i].index = i;
 		b->clients[i].kind = ph->kind;
-		ret = bench_client_open(b, &b->clients[i], b->broker.port);
+		ret = bench_client_open(b, &b->clients[i]);
 	}
 	/* The synced handlers stop the loop once all are in. */
 	if (!ret)
@@ -592,7 +589,7 @@ static int bench_start(struct bench *b, const char *agent)
 				      .keepalive_s = 30};
 	char *argv[] = {(char *)(uintptr_t)agent,
 			"--broker",
-			b->uri,
+			b->broker.uri,
 			"--id",
 			CAR,
 			"--sim-wall-cm",
@@ -607,7 +604,6 @@ static int bench_start(struct bench *b, const char *agent)
 		return -1;
 	b->pids[PROC_BROKER] = b->broker.pid;
 	b->pids[PROC_BENCH] = getpid();
-	snprintf(b->uri, sizeof(b->uri), "tcp://127.0.0.1:%d", b->broker.port);
 	/* Its warnings go to our stderr (as its fd 3 too, unused). */
 	b->pids[PROC_AGENT] = bench_spawn(argv, STDERR_FILENO);
 	b->loop = iotcar_loop_new();
@@ -615,7 +611,7 @@ static int bench_start(struct bench *b, const char *agent)
 		return -1;
 	b->timer = iotcar_timer_new(b->loop, bench_on_timer, b);
 	b->watchdog = iotcar_timer_new(b->loop, bench_on_watchdog, b);
-	mo.uri = b->uri;
+	mo.uri = b->broker.uri;
 	b->ctl = iotcar_mqtt_new(b->loop, &mo, &h, b);
 	if (!b->timer || !b->watchdog || !b->ctl || iotcar_mqtt_start(b->ctl))
 		return -1;
@@ -632,7 +628,7 @@ static int bench_start_bridge(struct bench *b, const char *bridge)
 	char listen[32];
 	char *argv[] = {(char *)(uintptr_t)bridge,
 			"--broker",
-			b->uri,
+			b->broker.uri,
 			"--id",
 			BRIDGE,
 			"--car",

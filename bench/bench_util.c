@@ -108,6 +108,7 @@ int bench_broker_start(struct bench_broker *br)
 		return -errno;
 	}
 	br->port = bench_free_port();
+	snprintf(br->uri, sizeof(br->uri), "tcp://127.0.0.1:%d", br->port);
 	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", br->dir);
 	f = fopen(conf, "w");
 	if (!f || br->port < 0) {

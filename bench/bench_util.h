@@ -35,6 +35,8 @@ struct samples {
 struct bench_broker {
 	pid_t pid;
 	int port;
+	/* tcp://127.0.0.1:<port>, for --broker and Paho. */
+	char uri[40];
 	char dir[64];
 };
 
