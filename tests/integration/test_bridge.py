@@ -124,9 +124,13 @@ def test_udp_datagrams(env):
     m = c.mark()
     check(ask(b"forward 30 60000\n") == b"OK forward 30 60000ms\n", "forward")
     wait_state(c, since=m, mode="driving")
-    st = ask(b"status")
-    check(st.startswith(b"OK {") and json.loads(st[3:])["left"] == 30,
-          f"{st!r}")
+
+    def status_shows_drive():
+        st = ask(b"status")
+        check(st.startswith(b"OK {"), f"{st!r}")
+        return json.loads(st[3:])["left"] == 30
+    # The bridge and our client get the state each in its own time.
+    wait_until(status_shows_drive, "the bridge's status to show the drive")
     check(ask(b"x" * 2000).startswith(b"ERR too-long"), "a long datagram")
     check(ask(b"watch").startswith(b"ERR bad-argument"), "watch needs TCP")
     j = ask(b'{"cmd":"stop","id":"u1"}')
@@ -143,8 +147,13 @@ def test_json_requests(env):
                 "detail": "drive 40 -20 60000ms"}, f"{r}")
     a.wait_outputs(20, 60)
     wait_state(c, mode="driving", left=20)
-    r = json.loads(t.ask('{"cmd":"status","id":2}'))
-    check(r["ok"] and r["id"] == 2 and r["state"]["throttle"] == 40, f"{r}")
+
+    def status_shows_drive():
+        r = json.loads(t.ask('{"cmd":"status","id":2}'))
+        check(r["ok"] and r["id"] == 2, f"{r}")
+        return r["state"]["throttle"] == 40
+    # The bridge and our client get the state each in its own time.
+    wait_until(status_shows_drive, "the bridge's status to show the drive")
     r = json.loads(t.ask('{"cmd":"cars"}'))
     check(r == {"ok": True, "cmd": "cars", "cars": ["car1"]}, f"{r}")
     r = json.loads(t.ask('{"cmd":"fly"}'))
