@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fleet.h: the cars as a client sees them over MQTT, for the bridge and the
+ * PC console. It keeps what the cars publish (status, state) so that
+ * questions about them are answered at once, sends a command to a car with
+ * an id of its own, and answers the requester when the car's result with
+ * that id comes back, when the timeout passes without one, or at once when
+ * the car or the broker is away.
+ *
+ * Context: every function and handler runs on the loop's thread.
+ */
+#ifndef IOTCAR_FLEET_H
+#define IOTCAR_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iotcar/loop.h"
+#include "iotcar/mqtt.h"
+#include "iotcar/payload.h"
+
+/** Largest waiter a request can carry (copied, handed back). */
+#define IOTCAR_FLEET_WAITER_MAX 32
+
+struct iotcar_fleet;
+
+enum iotcar_fleet_outcome {
+	/* The car's result said ok. */
+	IOTCAR_FLEET_OK,
+	/* The car's result said error: see `error`. */
+	IOTCAR_FLEET_REFUSED,
+	/* No result within the timeout. */
+	IOTCAR_FLEET_TIMEOUT,
+	/* The car's retained status is offline, or it was never seen. */
+	IOTCAR_FLEET_OFFLINE,
+	/* Not connected to the broker, the connection was lost, or stopping. */
+	IOTCAR_FLEET_NO_BROKER,
+	/* Could not be sent: bad car id, no memory, publish refused. */
+	IOTCAR_FLEET_FAILED,
+};
+
+/** The answer to a request; pointers are valid during the handler only. */
+struct iotcar_fleet_answer {
+	enum iotcar_fleet_outcome outcome;
+	const char *car;
+	/* REFUSED: the car's error code ("estop"...), or NULL. */
+	const char *error;
+	/* A sentence for people (the car's own message when it refused). */
+	const char *text;
+	/* OK and REFUSED: microseconds from the publish to the result. */
+	int64_t rtt_us;
+};
+
+/** Every handler but answer is optional. */
+struct iotcar_fleet_handlers {
+	/* The answer to iotcar_fleet_request(); @p waiter is its copy. */
+	void (*answer)(void *ctx, const void *waiter,
+		       const struct iotcar_fleet_answer *a);
+	/* A car's status changed (or was first seen). */
+	void (*status)(void *ctx, const char *car, bool online);
+	/* A car's state or event, re-printed as one-line JSON. */
+	void (*state)(void *ctx, const char *car, const char *json);
+	void (*event)(void *ctx, const char *car, const char *json);
+	/* Connected: subscribe to more topics here (the fleet's are done). */
+	void (*connected)(void *ctx);
+	/* Every car's retained status and state are in. */
+	void (*synced)(void *ctx);
+	/* The broker was lost; pending requests have had their answer and
+	 * the cars are forgotten until the broker tells of them again. */
+	void (*disconnected)(void *ctx, const char *reason);
+	/* Every message, before the fleet looks at it (raw channels). */
+	void (*message)(void *ctx, const struct iotcar_mqtt_msg *msg);
+};
+
+struct iotcar_fleet_config {
+	const char *prefix;
+	/* Every request id starts with "<id_prefix>-": one per client. */
+	const char *id_prefix;
+	int timeout_ms;
+};
+
+/**
+ * @brief Create the fleet and its MQTT client (not started). Strings in
+ * @p cfg and @p mqtt_opts are copied.
+ * @return The fleet (free with iotcar_fleet_free()), or NULL.
+ */
+struct iotcar_fleet *iotcar_fleet_new(struct iotcar_loop *loop,
+				      const struct iotcar_fleet_config *cfg,
+				      const struct iotcar_mqtt_opts *mqtt_opts,
+				      const struct iotcar_fleet_handlers *h,
+				      void *ctx);
+
+int iotcar_fleet_start(struct iotcar_fleet *f);
+
+/**
+ * @brief Answer every pending request with NO_BROKER ("stopping"), then
+ * publish @p topic/@p payload retained if given (a last "offline"), and
+ * disconnect. Idempotent.
+ */
+void iotcar_fleet_stop(struct iotcar_fleet *f, const char *topic,
+		       const char *payload);
+
+/** @brief Stop if needed, and free. Accepts NULL. */
+void iotcar_fleet_free(struct iotcar_fleet *f);
+
+/** @brief The MQTT client, for the caller's own topics. Borrowed. */
+struct iotcar_mqtt *iotcar_fleet_mqtt(struct iotcar_fleet *f);
+
+/**
+ * @brief Send @p set to @p car with a fresh id (on `set`, QoS 0). The
+ * answer comes through the answer handler, possibly before this returns.
+ * @p waiter (@p waiter_len <= IOTCAR_FLEET_WAITER_MAX bytes) is copied.
+ */
+void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
+			  const struct iotcar_set *set, const void *waiter,
+			  size_t waiter_len);
+
+/** @brief Requests still waiting for a result. */
+size_t iotcar_fleet_pending(const struct iotcar_fleet *f);
+
+/** @brief The car's last state, one-line JSON, or NULL. Borrowed. */
+const char *iotcar_fleet_state(struct iotcar_fleet *f, const char *car);
+
+/** @brief 1 online, 0 offline, -1 never heard of. */
+int iotcar_fleet_car_status(struct iotcar_fleet *f, const char *car);
+
+/**
+ * @brief The ids of the cars seen (online only, or all), at most @p max,
+ * sorted. Borrowed until the next message.
+ */
+size_t iotcar_fleet_cars(struct iotcar_fleet *f, bool online_only,
+			 const char **ids, size_t max);
+
+bool iotcar_fleet_is_connected(const struct iotcar_fleet *f);
+
+#endif

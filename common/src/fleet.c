@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fleet.c: the cars over MQTT; see fleet.h. Requests waiting for a car's
+ * result sit in a list ordered by deadline (all get the same timeout, so
+ * arrival order is deadline order) and in a hash by sequence number; one
+ * timer follows the oldest.
+ */
+#include "iotcar/fleet.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iotcar/log.h"
+#include "iotcar/text.h"
+#include "iotcar/topic.h"
+
+#define FLEET_BUCKETS 4096
+
+struct fleet_car {
+	char id[IOTCAR_ID_MAX + 1];
+	/* 1 online, 0 offline. */
+	int status;
+	/* Last state, re-printed on one line; NULL until one comes. */
+	char *state;
+};
+
+struct pending {
+	struct pending *prev;
+	struct pending *next;
+	struct pending *hnext;
+	uint64_t seq;
+	int64_t sent_ns;
+	int64_t deadline_ms;
+	char car[IOTCAR_ID_MAX + 1];
+	alignas(max_align_t) unsigned char waiter[IOTCAR_FLEET_WAITER_MAX];
+};
+
+struct iotcar_fleet {
+	struct iotcar_loop *loop;
+	struct iotcar_mqtt *mqtt;
+	struct iotcar_fleet_handlers h;
+	void *ctx;
+	char *prefix;
+	int timeout_ms;
+	/* "<id_prefix>-": the start of every request id this client sends. */
+	char id_prefix[IOTCAR_CMD_ID_MAX / 2];
+	struct fleet_car *cars;
+	size_t ncars;
+	struct pending *head;
+	struct pending *tail;
+	size_t npending;
+	struct pending *buckets[FLEET_BUCKETS];
+	uint64_t next_seq;
+	struct iotcar_timer *timer;
+	bool stopped;
+};
+
+/* ==== Cars ==== */
+
+static struct fleet_car *fleet_find_car(struct iotcar_fleet *f, const char *id)
+{
+	for (size_t i = 0; i < f->ncars; i++) {
+		if (!strcmp(f->cars[i].id, id))
+			return &f->cars[i];
+	}
+	return NULL;
+}
+
+static struct fleet_car *fleet_car(struct iotcar_fleet *f, const char *id)
+{
+	struct fleet_car *c = fleet_find_car(f, id);
+	struct fleet_car *cars;
+
+	if (c)
+		return c;
+	cars = realloc(f->cars, (f->ncars + 1) * sizeof(*cars));
+	if (!cars)
+		return NULL;
+	f->cars = cars;
+	c = &cars[f->ncars++];
+	*c = (struct fleet_car){.status = 0};
+	iotcar_strlcpy(c->id, id, sizeof(c->id));
+	return c;
+}
+
+/* Forget every car: what the broker tells us again after a reconnect. */
+static void fleet_forget_cars(struct iotcar_fleet *f)
+{
+	for (size_t i = 0; i < f->ncars; i++)
+		free(f->cars[i].state);
+	free(f->cars);
+	f->cars = NULL;
+	f->ncars = 0;
+}
+
+int iotcar_fleet_car_status(struct iotcar_fleet *f, const char *car)
+{
+	struct fleet_car *c = fleet_find_car(f, car);
+
+	return c ? c->status : -1;
+}
+
+const char *iotcar_fleet_state(struct iotcar_fleet *f, const char *car)
+{
+	struct fleet_car *c = fleet_find_car(f, car);
+
+	return c ? c->state : NULL;
+}
+
+static int fleet_cmp_ids(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+size_t iotcar_fleet_cars(struct iotcar_fleet *f, bool online_only,
+			 const char **ids, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->ncars && n < max; i++) {
+		if (!online_only || f->cars[i].status == 1)
+			ids[n++] = f->cars[i].id;
+	}
+	qsort(ids, n, sizeof(*ids), fleet_cmp_ids);
+	return n;
+}
+
+/* ==== Pending requests ==== */
+
+static void fleet_arm(struct iotcar_fleet *f)
+{
+	if (f->head)
+		iotcar_timer_start_at(f->timer, f->head->deadline_ms);
+	else
+		iotcar_timer_stop(f->timer);
+}
+
+static void fleet_unlink(struct iotcar_fleet *f, struct pending *p)
+{
+	struct pending **pp = &f->buckets[p->seq % FLEET_BUCKETS];
+
+	while (*pp != p)
+		pp = &(*pp)->hnext;
+	*pp = p->hnext;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		f->head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		f->tail = p->prev;
+	f->npending--;
+}
+
+static void fleet_answer(struct iotcar_fleet *f, const void *waiter,
+			 const char *car, enum iotcar_fleet_outcome outcome,
+			 const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void fleet_answer(struct iotcar_fleet *f, const void *waiter,
+			 const char *car, enum iotcar_fleet_outcome outcome,
+			 const char *fmt, ...)
+{
+	struct iotcar_fleet_answer a = {.outcome = outcome, .car = car};
+	char text[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	iotcar_vformat_text(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	a.text = text;
+	f->h.answer(f->ctx, waiter, &a);
+}
+
+/* Answer and forget a pending request. */
+static void fleet_settle(struct iotcar_fleet *f, struct pending *p,
+			 enum iotcar_fleet_outcome outcome, const char *text)
+{
+	fleet_unlink(f, p);
+	fleet_answer(f, p->waiter, p->car, outcome, "%s", text);
+	free(p);
+}
+
+static void fleet_on_timeout(void *ctx)
+{
+	struct iotcar_fleet *f = ctx;
+	int64_t now = iotcar_clock_ms();
+	char text[120];
+
+	while (f->head && f->head->deadline_ms <= now) {
+		snprintf(text, sizeof(text), "no answer from %s within %d ms",
+			 f->head->car, f->timeout_ms);
+		fleet_settle(f, f->head, IOTCAR_FLEET_TIMEOUT, text);
+	}
+	fleet_arm(f);
+}
+
+/* Everyone still waiting hears that the broker is gone. */
+static void fleet_fail_all(struct iotcar_fleet *f, const char *text)
+{
+	while (f->head)
+		fleet_settle(f, f->head, IOTCAR_FLEET_NO_BROKER, text);
+	fleet_arm(f);
+}
+
+size_t iotcar_fleet_pending(const struct iotcar_fleet *f)
+{
+	return f->npending;
+}
+
+/* ==== Requests ==== */
+
+void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
+			  const struct iotcar_set *set, const void *waiter,
+			  size_t waiter_len)
+{
+	char topic[IOTCAR_TOPIC_MAX];
+	char payload[256];
+	struct iotcar_set s = *set;
+	struct pending *p;
+	int status = iotcar_fleet_car_status(f, car);
+	int len;
+	int ret;
+
+	if (waiter_len > IOTCAR_FLEET_WAITER_MAX ||
+	    iotcar_topic_build(topic, sizeof(topic), f->prefix, car,
+			       IOTCAR_TOPIC_SET)) {
+		fleet_answer(f, waiter, car, IOTCAR_FLEET_FAILED,
+			     "cannot send that");
+		return;
+	}
+	if (!iotcar_mqtt_is_connected(f->mqtt)) {
+		fleet_answer(f, waiter, car, IOTCAR_FLEET_NO_BROKER,
+			     "not connected to the MQTT broker");
+		return;
+	}
+	if (status != 1) {
+		fleet_answer(f, waiter, car, IOTCAR_FLEET_OFFLINE, "%s is %s",
+			     car, status == 0 ? "offline" : "unknown here");
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		fleet_answer(f, waiter, car, IOTCAR_FLEET_FAILED,
+			     "out of memory");
+		return;
+	}
+	p->seq = ++f->next_seq;
+	s.id.present = true;
+	s.id.is_number = false;
+	snprintf(s.id.text, sizeof(s.id.text), "%s%llu", f->id_prefix,
+		 (unsigned long long)p->seq);
+	len = iotcar_set_format(&s, payload, sizeof(payload));
+	/* QoS 0 like every drive command: the result confirms it. */
+	ret = len < 0 ? len
+		      : iotcar_mqtt_publish(f->mqtt, topic, payload,
+					    (size_t)len, 0, false);
+	if (ret) {
+		free(p);
+		fleet_answer(f, waiter, car, IOTCAR_FLEET_FAILED,
+			     "cannot publish: %s", strerror(-ret));
+		return;
+	}
+	memcpy(p->waiter, waiter, waiter_len);
+	p->sent_ns = iotcar_clock_ns();
+	/* The clock is truncated to the ms: + 1 and it never fires early. */
+	p->deadline_ms = iotcar_clock_ms() + f->timeout_ms + 1;
+	iotcar_strlcpy(p->car, car, sizeof(p->car));
+	p->hnext = f->buckets[p->seq % FLEET_BUCKETS];
+	f->buckets[p->seq % FLEET_BUCKETS] = p;
+	p->prev = f->tail;
+	if (f->tail)
+		f->tail->next = p;
+	else
+		f->head = p;
+	f->tail = p;
+	f->npending++;
+	if (f->head == p)
+		fleet_arm(f);
+}
+
+/* ==== Messages ==== */
+
+/* JSON from the network, re-printed on one line; NULL if it is not. */
+static char *fleet_one_line(const struct iotcar_mqtt_msg *msg)
+{
+	cJSON *o;
+	char *s;
+
+	if (!msg->payload)
+		return NULL;
+	o = cJSON_ParseWithLength(msg->payload, msg->len);
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static const char *fleet_string(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void fleet_on_result(struct iotcar_fleet *f,
+			    const struct iotcar_mqtt_msg *msg)
+{
+	struct iotcar_fleet_answer a = {.outcome = IOTCAR_FLEET_REFUSED};
+	const char *id;
+	const char *status;
+	struct pending *p;
+	long long seq;
+	char *end;
+	cJSON *o;
+
+	if (!msg->payload)
+		return;
+	o = cJSON_ParseWithLength(msg->payload, msg->len);
+	id = fleet_string(o, "id");
+	/* Results of other clients' commands are none of our business. */
+	if (!id || strncmp(id, f->id_prefix, strlen(f->id_prefix)))
+		goto out;
+	errno = 0;
+	seq = strtoll(id + strlen(f->id_prefix), &end, 10);
+	if (errno || *end || seq <= 0)
+		goto out;
+	for (p = f->buckets[(uint64_t)seq % FLEET_BUCKETS];
+	     p && p->seq != (uint64_t)seq; p = p->hnext)
+		;
+	if (!p)
+		goto out;
+	fleet_unlink(f, p);
+	status = fleet_string(o, "status");
+	a.car = p->car;
+	a.rtt_us = (iotcar_clock_ns() - p->sent_ns) / 1000;
+	if (status && !strcmp(status, "ok")) {
+		a.outcome = IOTCAR_FLEET_OK;
+		a.text = "";
+	} else {
+		a.error = fleet_string(o, "error");
+		a.text = fleet_string(o, "message");
+		if (!a.text)
+			a.text = "refused by the car";
+	}
+	f->h.answer(f->ctx, p->waiter, &a);
+	free(p);
+	fleet_arm(f);
+out:
+	cJSON_Delete(o);
+}
+
+static void fleet_on_status(struct iotcar_fleet *f, const char *car,
+			    const struct iotcar_mqtt_msg *msg)
+{
+	struct fleet_car *c = fleet_car(f, car);
+	int online;
+
+	if (!c || !msg->payload)
+		return;
+	online = !strcmp(msg->payload, "online");
+	c->status = online;
+	if (f->h.status)
+		f->h.status(f->ctx, car, online);
+}
+
+static void fleet_on_state(struct iotcar_fleet *f, const char *car,
+			   const struct iotcar_mqtt_msg *msg)
+{
+	struct fleet_car *c = fleet_car(f, car);
+	char *line = fleet_one_line(msg);
+
+	if (!c || !line) {
+		free(line);
+		return;
+	}
+	free(c->state);
+	c->state = line;
+	if (f->h.state)
+		f->h.state(f->ctx, car, line);
+}
+
+static void fleet_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
+{
+	struct iotcar_fleet *f = ctx;
+	char car[IOTCAR_ID_MAX + 1];
+	enum iotcar_topic_kind kind;
+	char *line;
+
+	if (f->h.message)
+		f->h.message(f->ctx, msg);
+	if (iotcar_topic_parse(f->prefix, msg->topic, car, &kind))
+		return;
+	switch (kind) {
+	case IOTCAR_TOPIC_STATUS:
+		fleet_on_status(f, car, msg);
+		break;
+	case IOTCAR_TOPIC_STATE:
+		fleet_on_state(f, car, msg);
+		break;
+	case IOTCAR_TOPIC_EVENT:
+		line = f->h.event ? fleet_one_line(msg) : NULL;
+		if (line)
+			f->h.event(f->ctx, car, line);
+		free(line);
+		break;
+	case IOTCAR_TOPIC_RESULT:
+		fleet_on_result(f, msg);
+		break;
+	default:
+		break;
+	}
+}
+
+static void fleet_on_connected(void *ctx)
+{
+	struct iotcar_fleet *f = ctx;
+	static const enum iotcar_topic_kind kinds[] = {
+		IOTCAR_TOPIC_STATUS, IOTCAR_TOPIC_STATE, IOTCAR_TOPIC_EVENT,
+		IOTCAR_TOPIC_RESULT};
+	char filters[4][IOTCAR_TOPIC_MAX];
+	struct iotcar_mqtt_sub subs[4];
+
+	for (size_t i = 0; i < 4; i++) {
+		iotcar_topic_filter(filters[i], sizeof(filters[i]), f->prefix,
+				    kinds[i]);
+		subs[i] = (struct iotcar_mqtt_sub){filters[i], 1};
+	}
+	if (iotcar_mqtt_subscribe(f->mqtt, subs, 4))
+		log_error("cannot subscribe");
+	if (f->h.connected)
+		f->h.connected(f->ctx);
+}
+
+static void fleet_on_synced(void *ctx)
+{
+	struct iotcar_fleet *f = ctx;
+
+	if (f->h.synced)
+		f->h.synced(f->ctx);
+}
+
+static void fleet_on_disconnected(void *ctx, const char *reason)
+{
+	struct iotcar_fleet *f = ctx;
+
+	fleet_fail_all(f, "lost the MQTT broker");
+	/* Retained status and state come again after the reconnect. */
+	fleet_forget_cars(f);
+	if (f->h.disconnected)
+		f->h.disconnected(f->ctx, reason);
+}
+
+/* ==== Life cycle ==== */
+
+struct iotcar_fleet *iotcar_fleet_new(struct iotcar_loop *loop,
+				      const struct iotcar_fleet_config *cfg,
+				      const struct iotcar_mqtt_opts *mqtt_opts,
+				      const struct iotcar_fleet_handlers *h,
+				      void *ctx)
+{
+	static const struct iotcar_mqtt_handlers mh = {
+		.connected = fleet_on_connected,
+		.synced = fleet_on_synced,
+		.disconnected = fleet_on_disconnected,
+		.message = fleet_on_message,
+	};
+	struct iotcar_fleet *f = calloc(1, sizeof(*f));
+	int n;
+
+	if (!f)
+		return NULL;
+	f->loop = loop;
+	f->h = *h;
+	f->ctx = ctx;
+	f->timeout_ms = cfg->timeout_ms;
+	f->prefix = strdup(cfg->prefix);
+	n = snprintf(f->id_prefix, sizeof(f->id_prefix), "%s-", cfg->id_prefix);
+	if (!f->prefix || n < 0 || (size_t)n >= sizeof(f->id_prefix))
+		goto err;
+	f->timer = iotcar_timer_new(loop, fleet_on_timeout, f);
+	f->mqtt = f->timer ? iotcar_mqtt_new(loop, mqtt_opts, &mh, f) : NULL;
+	if (!f->mqtt)
+		goto err;
+	return f;
+err:
+	iotcar_fleet_free(f);
+	return NULL;
+}
+
+int iotcar_fleet_start(struct iotcar_fleet *f)
+{
+	return iotcar_mqtt_start(f->mqtt);
+}
+
+void iotcar_fleet_stop(struct iotcar_fleet *f, const char *topic,
+		       const char *payload)
+{
+	if (f->stopped)
+		return;
+	f->stopped = true;
+	fleet_fail_all(f, "stopping");
+	if (topic && iotcar_mqtt_is_connected(f->mqtt))
+		iotcar_mqtt_publish(f->mqtt, topic, payload, strlen(payload), 1,
+				    true);
+	iotcar_mqtt_stop(f->mqtt, 2000);
+}
+
+struct iotcar_mqtt *iotcar_fleet_mqtt(struct iotcar_fleet *f)
+{
+	return f->mqtt;
+}
+
+bool iotcar_fleet_is_connected(const struct iotcar_fleet *f)
+{
+	return iotcar_mqtt_is_connected(f->mqtt);
+}
+
+void iotcar_fleet_free(struct iotcar_fleet *f)
+{
+	if (!f)
+		return;
+	if (f->mqtt)
+		iotcar_fleet_stop(f, NULL, NULL);
+	iotcar_mqtt_free(f->mqtt);
+	iotcar_timer_free(f->timer);
+	while (f->head) {
+		struct pending *p = f->head;
+
+		f->head = p->next;
+		free(p);
+	}
+	fleet_forget_cars(f);
+	free(f->prefix);
+	free(f);
+}
