@@ -723,3 +723,72 @@ int iotcar_telemetry_format(const struct iotcar_telemetry *t, char *buf,
 	cJSON_AddNumberToObject(o, "dropped", (double)t->dropped);
 	return payload_print(o, buf, size);
 }
+
+/* An integer field within [min, max]; false when missing or wrong. */
+static bool state_int(const cJSON *o, const char *key, long min, long max,
+		      int *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < (double)min ||
+	    v->valuedouble > (double)max ||
+	    v->valuedouble != (double)(long)v->valuedouble)
+		return false;
+	*out = (int)v->valuedouble;
+	return true;
+}
+
+/* An ON/OFF field; false when missing or neither. */
+static bool state_on_off(const cJSON *o, const char *key, bool *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsString(v))
+		return false;
+	if (!strcmp(v->valuestring, "ON") || !strcmp(v->valuestring, "OFF")) {
+		*out = v->valuestring[1] == 'N';
+		return true;
+	}
+	return false;
+}
+
+int iotcar_state_parse(const char *json, size_t len, struct iotcar_state *st)
+{
+	cJSON *o = cJSON_ParseWithLength(json, len);
+	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "mode");
+	const cJSON *dist = cJSON_GetObjectItemCaseSensitive(o, "distance_cm");
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
+	bool ok;
+	int m;
+
+	*st = (struct iotcar_state){0};
+	for (m = 0; m < IOTCAR_MODE_COUNT && cJSON_IsString(mode); m++) {
+		if (!strcmp(mode->valuestring, mode_names[m]))
+			break;
+	}
+	ok = cJSON_IsObject(o) && cJSON_IsString(mode) &&
+	     m < IOTCAR_MODE_COUNT &&
+	     state_int(o, "throttle", -100, 100, &st->throttle) &&
+	     state_int(o, "steer", -100, 100, &st->steer) &&
+	     state_int(o, "left", -100, 100, &st->left) &&
+	     state_int(o, "right", -100, 100, &st->right) &&
+	     state_int(o, "speed_limit", 0, 100, &st->speed_limit) &&
+	     state_int(o, "ttl_ms", 0, IOTCAR_DRIVE_MS_MAX, &st->ttl_ms) &&
+	     state_on_off(o, "estop", &st->estop) &&
+	     state_on_off(o, "obstacle", &st->obstacle) &&
+	     state_on_off(o, "moving", &st->moving) &&
+	     (cJSON_IsNull(dist) ||
+	      (cJSON_IsNumber(dist) && isfinite(dist->valuedouble) &&
+	       dist->valuedouble >= 0)) &&
+	     cJSON_IsNumber(seq) && seq->valuedouble >= 0;
+	if (ok) {
+		st->mode = (enum iotcar_mode)m;
+		st->has_distance = cJSON_IsNumber(dist);
+		st->distance_cm = st->has_distance ? dist->valuedouble : 0;
+		st->seq = (uint64_t)seq->valuedouble;
+	} else {
+		*st = (struct iotcar_state){0};
+	}
+	cJSON_Delete(o);
+	return ok ? 0 : -EINVAL;
+}

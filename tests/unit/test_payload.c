@@ -393,7 +393,89 @@ static void parse_long_checks_everything(void)
 		  -ERANGE);
 }
 
+static void state_parse_reads_what_format_writes(void)
+{
+	struct iotcar_state st = {.mode = IOTCAR_MODE_DRIVING,
+				  .throttle = 60,
+				  .steer = -20,
+				  .left = 40,
+				  .right = 80,
+				  .speed_limit = 90,
+				  .estop = false,
+				  .obstacle = true,
+				  .moving = true,
+				  .has_distance = true,
+				  .distance_cm = 87.5,
+				  .ttl_ms = 500,
+				  .seq = 1234};
+	struct iotcar_state back;
+	char buf[512];
+	int n = iotcar_state_format(&st, buf, sizeof(buf));
+
+	CHECK(n > 0);
+	CHECK_INT(iotcar_state_parse(buf, (size_t)n, &back), 0);
+	CHECK_INT(back.mode, IOTCAR_MODE_DRIVING);
+	CHECK_INT(back.throttle, 60);
+	CHECK_INT(back.steer, -20);
+	CHECK_INT(back.left, 40);
+	CHECK_INT(back.right, 80);
+	CHECK_INT(back.speed_limit, 90);
+	CHECK(!back.estop && back.obstacle && back.moving);
+	CHECK(back.has_distance);
+	CHECK_DBL(back.distance_cm, 87.5, 1e-9);
+	CHECK_INT(back.ttl_ms, 500);
+	CHECK_INT(back.seq, 1234);
+	st.has_distance = false;
+	st.mode = IOTCAR_MODE_ESTOP;
+	n = iotcar_state_format(&st, buf, sizeof(buf));
+	CHECK_INT(iotcar_state_parse(buf, (size_t)n, &back), 0);
+	CHECK(!back.has_distance);
+	CHECK_INT(back.mode, IOTCAR_MODE_ESTOP);
+}
+
+static void state_parse_rejects_bad_states(void)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{",
+		"null",
+		"{\"mode\":\"idle\"}",
+		"{\"mode\":\"flying\",\"throttle\":0,\"steer\":0,"
+		"\"left\":0,\"right\":0,\"speed_limit\":100,"
+		"\"estop\":\"OFF\",\"obstacle\":\"OFF\",\"moving\":"
+		"\"OFF\",\"distance_cm\":null,\"ttl_ms\":500,\"seq\":1}",
+		"{\"mode\":\"idle\",\"throttle\":101,\"steer\":0,"
+		"\"left\":0,\"right\":0,\"speed_limit\":100,"
+		"\"estop\":\"OFF\",\"obstacle\":\"OFF\",\"moving\":"
+		"\"OFF\",\"distance_cm\":null,\"ttl_ms\":500,\"seq\":1}",
+		"{\"mode\":\"idle\",\"throttle\":0.5,\"steer\":0,"
+		"\"left\":0,\"right\":0,\"speed_limit\":100,"
+		"\"estop\":\"OFF\",\"obstacle\":\"OFF\",\"moving\":"
+		"\"OFF\",\"distance_cm\":null,\"ttl_ms\":500,\"seq\":1}",
+		"{\"mode\":\"idle\",\"throttle\":0,\"steer\":0,"
+		"\"left\":0,\"right\":0,\"speed_limit\":100,"
+		"\"estop\":\"on\",\"obstacle\":\"OFF\",\"moving\":"
+		"\"OFF\",\"distance_cm\":null,\"ttl_ms\":500,\"seq\":1}",
+		"{\"mode\":\"idle\",\"throttle\":0,\"steer\":0,"
+		"\"left\":0,\"right\":0,\"speed_limit\":100,"
+		"\"estop\":\"OFF\",\"obstacle\":\"OFF\",\"moving\":"
+		"\"OFF\",\"distance_cm\":-3,\"ttl_ms\":500,\"seq\":1}",
+	};
+	struct iotcar_state st;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		st.throttle = 7;
+		if (iotcar_state_parse(bad[i], strlen(bad[i]), &st) != -EINVAL)
+			TEST_FAIL("accepted %s", bad[i]);
+		CHECK_INT(st.throttle, 0);
+	}
+}
+
 static const struct test_case cases[] = {
+	{"state_parse_reads_what_format_writes",
+	 state_parse_reads_what_format_writes},
+	{"state_parse_rejects_bad_states", state_parse_rejects_bad_states},
 	{"drive_parse_accepts_spec_texts", drive_parse_accepts_spec_texts},
 	{"drive_parse_rejects_bad_texts", drive_parse_rejects_bad_texts},
 	{"drive_parse_rejects_binary_and_long",

@@ -162,6 +162,14 @@ struct iotcar_state {
 int iotcar_state_format(const struct iotcar_state *st, char *buf, size_t size);
 
 /**
+ * @brief Parse a state JSON (what iotcar_state_format() writes). Fields it
+ * does not know are ignored, so that a newer car still shows.
+ * @return 0, or -EINVAL (@p st zeroed) when a field of §3 is missing, of
+ * the wrong type or out of range.
+ */
+int iotcar_state_parse(const char *json, size_t len, struct iotcar_state *st);
+
+/**
  * @brief Format a result: ok when @p err is NULL or IOTCAR_ERR_NONE.
  * @return Length written, or -ENOBUFS / -ENOMEM.
  */
