@@ -251,6 +251,20 @@ config_find(const struct iotcar_config_spec *spec, const char *key,
 	return NULL;
 }
 
+/* The program's own default for @p opt, else the table's. */
+static const char *config_default(const struct iotcar_config_spec *spec,
+				  const struct iotcar_option *opt)
+{
+	size_t klen = strlen(opt->key);
+
+	for (size_t i = 0; spec->defaults && spec->defaults[i]; i++) {
+		if (!strncmp(spec->defaults[i], opt->key, klen) &&
+		    spec->defaults[i][klen] == '=')
+			return spec->defaults[i] + klen + 1;
+	}
+	return opt->def;
+}
+
 /* A default that does not parse is a bug in the table: say which. */
 static int config_apply_defaults(const struct iotcar_config_spec *spec,
 				 char *err, size_t errlen)
@@ -262,9 +276,10 @@ static int config_apply_defaults(const struct iotcar_config_spec *spec,
 
 		for (size_t i = 0; i < grp->count; i++) {
 			const struct iotcar_option *opt = &grp->options[i];
+			const char *def = config_default(spec, opt);
 
-			if (opt->def && config_set(opt, grp->base, opt->def,
-						   msg, sizeof(msg))) {
+			if (def &&
+			    config_set(opt, grp->base, def, msg, sizeof(msg))) {
 				snprintf(err, errlen, "default of %s: %s",
 					 opt->key, msg);
 				return -EINVAL;
@@ -594,10 +609,10 @@ static void config_print_value(const struct iotcar_option *opt, void *base,
 }
 
 /* Print every option, grouped under "[section]" lines, with @p line. */
-static void config_print_sections(const struct iotcar_config_spec *spec,
-				  FILE *out,
-				  void (*line)(const struct iotcar_option *opt,
-					       void *base, FILE *out))
+static void config_print_sections(
+	const struct iotcar_config_spec *spec, FILE *out,
+	void (*line)(const struct iotcar_config_spec *spec,
+		     const struct iotcar_option *opt, void *base, FILE *out))
 {
 	for (size_t g = 0; g < spec->ngroups; g++) {
 		const struct iotcar_option_group *grp = &spec->groups[g];
@@ -610,14 +625,16 @@ static void config_print_sections(const struct iotcar_config_spec *spec,
 				section = opt->section;
 				fprintf(out, "\n[%s]\n", section);
 			}
-			line(opt, grp->base, out);
+			line(spec, opt, grp->base, out);
 		}
 	}
 }
 
-static void config_print_line(const struct iotcar_option *opt, void *base,
+static void config_print_line(const struct iotcar_config_spec *spec,
+			      const struct iotcar_option *opt, void *base,
 			      FILE *out)
 {
+	(void)spec;
 	fprintf(out, "; %s%s%s\n", opt->help, opt->env ? "; env " : "",
 		opt->env ? opt->env : "");
 	config_print_value(opt, base, out);
@@ -636,9 +653,11 @@ void iotcar_config_print(const struct iotcar_config_spec *spec, FILE *out)
 
 /* ==== --help ==== */
 
-static void config_help_line(const struct iotcar_option *opt, void *base,
+static void config_help_line(const struct iotcar_config_spec *spec,
+			     const struct iotcar_option *opt, void *base,
 			     FILE *out)
 {
+	const char *def = config_default(spec, opt);
 	char flag[64];
 	char *p;
 
@@ -654,8 +673,8 @@ static void config_help_line(const struct iotcar_option *opt, void *base,
 			*p = '-';
 	}
 	fprintf(out, "      %-26s %s", flag, opt->help);
-	if (opt->def)
-		fprintf(out, " (default %s)", opt->def);
+	if (def)
+		fprintf(out, " (default %s)", def);
 	if (opt->env)
 		fprintf(out, " [env %s]", opt->env);
 	fputc('\n', out);

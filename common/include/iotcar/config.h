@@ -78,6 +78,11 @@ struct iotcar_config_spec {
 	void *section_ctx;
 	/* No positional arguments: any is an error (exit 2). */
 	bool no_operands;
+	/*
+	 * Optional, NULL-terminated: "key=value" defaults of this program
+	 * that replace the shared table's (pc-console logs only warnings).
+	 */
+	const char *const *defaults;
 	/* Optional: what --print-config adds at the end (examples). */
 	const char *print_trailer;
 };
