@@ -241,8 +241,10 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 		return;
 	}
 	if (status != 1) {
-		fleet_answer(f, waiter, car, IOTCAR_FLEET_OFFLINE, "%s is %s",
-			     car, status == 0 ? "offline" : "unknown here");
+		fleet_answer(
+			f, waiter, car, IOTCAR_FLEET_OFFLINE, "%s is %s", car,
+			status == 0 ? "offline"
+				    : "unknown (never seen on the broker)");
 		return;
 	}
 	p = calloc(1, sizeof(*p));
@@ -267,7 +269,8 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 			     "cannot publish: %s", strerror(-ret));
 		return;
 	}
-	memcpy(p->waiter, waiter, waiter_len);
+	if (waiter_len)
+		memcpy(p->waiter, waiter, waiter_len);
 	p->sent_ns = iotcar_clock_ns();
 	/* The clock is truncated to the ms: + 1 and it never fires early. */
 	p->deadline_ms = iotcar_clock_ms() + f->timeout_ms + 1;
