@@ -10,10 +10,11 @@ set -eu
 
 packages="gcc libc6-dev cmake ninja-build pkg-config
 	libpaho-mqtt-dev libcjson-dev libinih-dev libgpiod-dev gpiod
+	libncurses-dev
 	mosquitto mosquitto-clients openssl netcat-openbsd"
 if [ "${1:-}" = --test ]; then
 	# clang + libclang-rt-14-dev (only a Recommends of clang): libFuzzer.
-	packages="$packages python3 python3-paho-mqtt clang-format
+	packages="$packages python3 python3-paho-mqtt clang-format tmux
 		clang libclang-rt-14-dev"
 fi
 
