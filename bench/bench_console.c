@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench_console.c: what a script pays for one pc-console subcommand, on the
+ * real thing — a Mosquitto on a free loopback port, the car-agent on the
+ * simulated car, and the pc-console binary run once per command. For each
+ * run: the wall time from fork to exit (start-up, connect, the broker's
+ * retained status, the command, the car's result, disconnect), the
+ * round-trip the console itself measured (publish to result, its --json
+ * rtt_ms), and the child's peak RSS. It prints figures; it judges nothing.
+ *
+ *   bench-console [--console PATH] [--agent PATH] [--quick]
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "iotcar/loop.h"
+
+/* One run of the console; false when it failed. */
+static bool bench_run(char *console, char *uri, double *wall_ms, double *rtt_ms,
+		      long *maxrss_kb)
+{
+	char *argv[] = {console, "--broker", uri,  "--json",
+			"drive", "left",     "30", NULL};
+	struct rusage ru;
+	char out[512];
+	int64_t t0 = iotcar_clock_ns();
+	ssize_t n = 0;
+	int status;
+	int p[2];
+	pid_t pid;
+	char *at;
+
+	if (pipe(p))
+		return false;
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		close(p[0]);
+		close(p[1]);
+		execv(console, argv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (ssize_t r; pid > 0 && (r = read(p[0], out + n,
+					     sizeof(out) - 1 - (size_t)n)) > 0;)
+		n += r;
+	close(p[0]);
+	out[n] = '\0';
+	if (pid < 0 || wait4(pid, &status, 0, &ru) != pid)
+		return false;
+	*wall_ms = (double)(iotcar_clock_ns() - t0) / 1e6;
+	*maxrss_kb = ru.ru_maxrss;
+	at = strstr(out, "\"rtt_ms\":");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !at) {
+		fprintf(stderr, "bench: pc-console failed: %s", out);
+		return false;
+	}
+	*rtt_ms = strtod(at + 9, NULL);
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	char *console = IOTCAR_CONSOLE_PATH;
+	char *agent = IOTCAR_AGENT_PATH;
+	struct bench_broker br = {.pid = -1};
+	struct samples wall = {0};
+	struct samples rtt = {0};
+	struct timespec pause = {.tv_nsec = 100000000};
+	int runs = 300;
+	long maxrss = 0;
+	pid_t agent_pid = -1;
+	int ret = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick"))
+			runs = 60;
+		else if (!strcmp(argv[i], "--console") && i + 1 < argc)
+			console = argv[++i];
+		else if (!strcmp(argv[i], "--agent") && i + 1 < argc)
+			agent = argv[++i];
+		else {
+			fprintf(stderr, "usage: bench-console [--console PATH] "
+					"[--agent PATH] [--quick]\n");
+			return 2;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	bench_print_machine();
+	if (bench_broker_start(&br))
+		goto out;
+	{
+		char *aargv[] = {agent,	 "--broker",	br.uri,	 "--id",
+				 "car1", "--log-level", "error", NULL};
+
+		agent_pid = bench_spawn(aargv, -1);
+	}
+	wall.ms = calloc((size_t)runs, sizeof(double));
+	rtt.ms = calloc((size_t)runs, sizeof(double));
+	if (agent_pid < 0 || !wall.ms || !rtt.ms)
+		goto out;
+	/* The car is online when a command is confirmed. */
+	for (int i = 0; i < 50; i++) {
+		double w, r;
+		long m;
+
+		if (bench_run(console, br.uri, &w, &r, &m))
+			break;
+		nanosleep(&pause, NULL);
+	}
+	int64_t t0 = iotcar_clock_ns();
+
+	for (int i = 0; i < runs; i++) {
+		long m = 0;
+
+		if (bench_run(console, br.uri, &wall.ms[wall.n], &rtt.ms[rtt.n],
+			      &m)) {
+			wall.n++;
+			rtt.n++;
+			if (m > maxrss)
+				maxrss = m;
+		} else {
+			wall.lost++;
+			rtt.lost++;
+		}
+	}
+	wall.seconds = rtt.seconds = (double)(iotcar_clock_ns() - t0) / 1e9;
+	printf("pc-console --json drive left 30, %d runs, one after the "
+	       "other:\n",
+	       runs);
+	bench_report("wall (fork to exit)", &wall);
+	bench_report("rtt (publish->result)", &rtt);
+	printf("peak RSS of one run: %ld kB\n", maxrss);
+	ret = 0;
+out:
+	bench_reap(agent_pid);
+	bench_broker_stop(&br);
+	free(wall.ms);
+	free(rtt.ms);
+	return ret;
+}
