@@ -93,11 +93,18 @@ if [ -n "$bridge_pid" ]; then
 fi
 
 p="-p $port"
+console=build/release/pc-console/pc-console
+pc_broker=
+[ "$port" = 1883 ] || pc_broker=" --broker tcp://127.0.0.1:$port"
 cat <<MSG
 
   iotcar demo: car1 is online on the simulated car (wall 200 cm ahead).
 
-  Watch it (in another terminal):
+  Drive it from the keyboard (in another terminal; W/A/S/D, Space, Q):
+    $console$pc_broker
+
+  Watch it:
+    $console$pc_broker watch
     mosquitto_sub $p -t 'iotcar/#' -v
 
   Drive it (each command lives 500 ms unless it says longer):
