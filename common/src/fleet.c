@@ -48,7 +48,7 @@ struct iotcar_fleet {
 	char *prefix;
 	int timeout_ms;
 	/* "<id_prefix>-": the start of every request id this client sends. */
-	char id_prefix[IOTCAR_CMD_ID_MAX / 2];
+	char id_prefix[IOTCAR_ID_MAX + 2];
 	struct fleet_car *cars;
 	size_t ncars;
 	struct pending *head;

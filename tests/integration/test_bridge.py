@@ -267,6 +267,20 @@ def test_error_codes_from_the_car(env):
     check(t.ask("speed 40") == "OK speed 40", "speed")
 
 
+def test_longest_bridge_id(env):
+    """A 32-character id (the most the grammar allows) also starts every
+    command id the bridge sends, and drive commands still work."""
+    long_id = "b" * 32
+    b = env.broker()
+    env.agent(b)
+    c = env.client(b.port).subscribe(f"iotcar/bridge/{long_id}/status")
+    br = env.bridge(b, args=["--id", long_id], wait_online=False)
+    c.wait_for(f"iotcar/bridge/{long_id}/status", lambda m: m.text == "online",
+               what="the bridge to be online")
+    t = Tcp(br.port)
+    check(t.ask("forward 30") == "OK forward 30", "drive with a long id")
+
+
 def test_error_codes_from_the_bridge(env):
     b, a, br, c = world(env)
     t = Tcp(br.port)

@@ -75,7 +75,8 @@ struct iotcar_fleet_handlers {
 
 struct iotcar_fleet_config {
 	const char *prefix;
-	/* Every request id starts with "<id_prefix>-": one per client. */
+	/* Every request id starts with "<id_prefix>-": one per client, at
+	 * most IOTCAR_ID_MAX bytes (a bridge's id, or "pc-" and hex). */
 	const char *id_prefix;
 	int timeout_ms;
 };
