@@ -10,7 +10,9 @@
  *
  *   bench-console [--console PATH] [--agent PATH] [--quick]
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,25 +31,20 @@ static bool bench_run(char *console, char *uri, double *wall_ms, double *rtt_ms,
 {
 	char *argv[] = {console, "--broker", uri,  "--json",
 			"drive", "left",     "30", NULL};
+	int64_t t0 = iotcar_clock_ns();
+	const cJSON *rtt;
 	struct rusage ru;
 	char out[512];
-	int64_t t0 = iotcar_clock_ns();
 	ssize_t n = 0;
+	bool ok;
+	cJSON *o;
 	int status;
 	int p[2];
 	pid_t pid;
-	char *at;
 
-	if (pipe(p))
+	if (pipe2(p, O_CLOEXEC))
 		return false;
-	pid = fork();
-	if (pid == 0) {
-		dup2(p[1], STDOUT_FILENO);
-		close(p[0]);
-		close(p[1]);
-		execv(console, argv);
-		_exit(127);
-	}
+	pid = bench_spawn_out(argv, p[1]);
 	close(p[1]);
 	for (ssize_t r; pid > 0 && (r = read(p[0], out + n,
 					     sizeof(out) - 1 - (size_t)n)) > 0;)
@@ -58,13 +55,16 @@ static bool bench_run(char *console, char *uri, double *wall_ms, double *rtt_ms,
 		return false;
 	*wall_ms = (double)(iotcar_clock_ns() - t0) / 1e6;
 	*maxrss_kb = ru.ru_maxrss;
-	at = strstr(out, "\"rtt_ms\":");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !at) {
+	o = cJSON_Parse(out);
+	rtt = cJSON_GetObjectItemCaseSensitive(o, "rtt_ms");
+	ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	     cJSON_IsNumber(rtt);
+	if (ok)
+		*rtt_ms = rtt->valuedouble;
+	else
 		fprintf(stderr, "bench: pc-console failed: %s", out);
-		return false;
-	}
-	*rtt_ms = strtod(at + 9, NULL);
-	return true;
+	cJSON_Delete(o);
+	return ok;
 }
 
 int main(int argc, char **argv)

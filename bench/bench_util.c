@@ -21,7 +21,8 @@
 
 #include "iotcar/loop.h"
 
-pid_t bench_spawn(char *const argv[], int fd3)
+/* Run argv with stdout on @p out (or /dev/null) and @p fd3 as its fd 3. */
+static pid_t bench_spawn_fds(char *const argv[], int out, int fd3)
 {
 	pid_t pid = fork();
 
@@ -31,7 +32,7 @@ pid_t bench_spawn(char *const argv[], int fd3)
 		/* Die with the benchmark, however it ends. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		unsetenv("MQTT_C_CLIENT_TRACE");
-		dup2(null, STDOUT_FILENO);
+		dup2(out >= 0 ? out : null, STDOUT_FILENO);
 		if (fd3 >= 0)
 			dup2(fd3, 3);
 		else
@@ -49,6 +50,16 @@ pid_t bench_spawn(char *const argv[], int fd3)
 		_exit(127);
 	}
 	return pid;
+}
+
+pid_t bench_spawn(char *const argv[], int fd3)
+{
+	return bench_spawn_fds(argv, -1, fd3);
+}
+
+pid_t bench_spawn_out(char *const argv[], int out)
+{
+	return bench_spawn_fds(argv, out, -1);
 }
 
 void bench_reap(pid_t pid)

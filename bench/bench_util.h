@@ -47,6 +47,9 @@ struct bench_broker {
  */
 pid_t bench_spawn(char *const argv[], int fd3);
 
+/** @brief bench_spawn(), with stdout on @p out; stderr muted. */
+pid_t bench_spawn_out(char *const argv[], int out);
+
 /** @brief SIGTERM and wait. Accepts pid <= 0. */
 void bench_reap(pid_t pid);
 
