@@ -41,7 +41,6 @@ struct pending {
 };
 
 struct iotcar_fleet {
-	struct iotcar_loop *loop;
 	struct iotcar_mqtt *mqtt;
 	struct iotcar_fleet_handlers h;
 	void *ctx;
@@ -53,7 +52,6 @@ struct iotcar_fleet {
 	size_t ncars;
 	struct pending *head;
 	struct pending *tail;
-	size_t npending;
 	struct pending *buckets[FLEET_BUCKETS];
 	uint64_t next_seq;
 	struct iotcar_timer *timer;
@@ -155,7 +153,6 @@ static void fleet_unlink(struct iotcar_fleet *f, struct pending *p)
 		p->next->prev = p->prev;
 	else
 		f->tail = p->prev;
-	f->npending--;
 }
 
 static void fleet_answer(struct iotcar_fleet *f, const void *waiter,
@@ -207,11 +204,6 @@ static void fleet_fail_all(struct iotcar_fleet *f, const char *text)
 	while (f->head)
 		fleet_settle(f, f->head, IOTCAR_FLEET_NO_BROKER, text);
 	fleet_arm(f);
-}
-
-size_t iotcar_fleet_pending(const struct iotcar_fleet *f)
-{
-	return f->npending;
 }
 
 /* ==== Requests ==== */
@@ -283,7 +275,6 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 	else
 		f->head = p;
 	f->tail = p;
-	f->npending++;
 	if (f->head == p)
 		fleet_arm(f);
 }
@@ -482,7 +473,6 @@ struct iotcar_fleet *iotcar_fleet_new(struct iotcar_loop *loop,
 
 	if (!f)
 		return NULL;
-	f->loop = loop;
 	f->h = *h;
 	f->ctx = ctx;
 	f->timeout_ms = cfg->timeout_ms;

@@ -117,9 +117,6 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 			  const struct iotcar_set *set, const void *waiter,
 			  size_t waiter_len);
 
-/** @brief Requests still waiting for a result. */
-size_t iotcar_fleet_pending(const struct iotcar_fleet *f);
-
 /** @brief The car's last state, one-line JSON, or NULL. Borrowed. */
 const char *iotcar_fleet_state(struct iotcar_fleet *f, const char *car);
 
