@@ -815,12 +815,8 @@ int tui_run(const struct console_settings *s)
 		snprintf(err, sizeof(err), "event loop failed: %s",
 			 strerror(errno));
 	/* Whatever ended the run, the car is left stopped. */
-	if (t.fleet && teleop_is_driving(&t.tp)) {
-		struct iotcar_set set = {.fields = IOTCAR_SET_DRIVE};
-
-		iotcar_fleet_request(t.fleet, t.car, &set, &(enum tui_req){0},
-				     sizeof(enum tui_req));
-	}
+	if (t.fleet)
+		tui_stop_driving(&t);
 	tui_close_curses(&t);
 	tui_release_log(&t);
 	iotcar_fleet_free(t.fleet);
