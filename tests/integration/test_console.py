@@ -488,8 +488,13 @@ def test_tui_gamepad(env):
         os.write(pad, struct.pack("<IhBB", 0, value, kind, number))
     js(0x02, 1, -32767)  # left stick full up
     js(0x02, 0, 16384)   # and half right
-    st = wait_state(c, mode="driving", throttle=100)
-    check(30 < st["steer"] < 50, f"steer {st['steer']}")
+    # The two axis events may be read apart, so the car may first see
+    # throttle 100 with steer 0; wait for the state with both.
+    c.wait_for("iotcar/car1/state",
+               lambda m: (m.json().get("mode") == "driving"
+                          and m.json().get("throttle") == 100
+                          and 30 < (m.json().get("steer") or 0) < 50),
+               what="state with throttle 100 and steer 30..50")
     js(0x02, 1, 0)
     js(0x02, 0, 0)
     wait_state(c, mode="idle", throttle=0, steer=0)
