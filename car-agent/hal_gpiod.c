@@ -147,11 +147,15 @@ static bool pwm_wait(struct hal_gpiod *g, int64_t deadline_ns)
 	return true;
 }
 
-/* One PWM period; returns early on a new command. Lock held. */
-static void pwm_period(struct hal_gpiod *g, const int duty[2])
+/*
+ * One PWM period from @p start; returns early on a new command. Lock held.
+ * Periods follow each other on a fixed grid, so a late wake-up shortens
+ * the low time after it instead of stretching every period: the duty and
+ * the frequency stay right on a busy machine.
+ */
+static void pwm_period(struct hal_gpiod *g, const int duty[2], int64_t start,
+		       int64_t period)
 {
-	int64_t start = now_ns();
-	int64_t period = 1000000000LL / g->pwm_hz;
 	int64_t off[2];
 	int first = duty[0] <= duty[1] ? 0 : 1;
 
@@ -165,7 +169,8 @@ static void pwm_period(struct hal_gpiod *g, const int duty[2])
 
 		if (duty[m] == 0 || duty[m] == 100)
 			continue;
-		if (pwm_wait(g, off[m]))
+		/* Already late: no wait, which would make it later still. */
+		if (now_ns() < off[m] && pwm_wait(g, off[m]))
 			return;
 		pwm_set(g, pwm_en(m), 0);
 	}
@@ -176,6 +181,8 @@ static void *pwm_main(void *arg)
 {
 	struct hal_gpiod *g = arg;
 	int applied[2] = {0, 0};
+	int64_t period = 1000000000LL / g->pwm_hz;
+	int64_t start = now_ns();
 
 	pthread_mutex_lock(&g->lock);
 	while (!g->quit) {
@@ -183,6 +190,7 @@ static void *pwm_main(void *arg)
 
 		if (g->changed) {
 			g->changed = false;
+			start = now_ns();
 			for (int m = 0; m < 2; m++) {
 				/* Enable off while the direction flips. */
 				if ((applied[m] > 0) != (g->want[m] > 0) ||
@@ -203,7 +211,11 @@ static void *pwm_main(void *arg)
 				pthread_cond_wait(&g->cond, &g->lock);
 			continue;
 		}
-		pwm_period(g, duty);
+		pwm_period(g, duty, start, period);
+		start += period;
+		/* A whole period behind (a stall): a new grid, not a burst. */
+		if (now_ns() - start > period)
+			start = now_ns();
 	}
 	pthread_mutex_unlock(&g->lock);
 	return NULL;
@@ -493,9 +505,9 @@ static int gpiod_request(struct hal_gpiod *g, enum gpiod_role role,
 		gpiod_line_update(line);
 		holder = gpiod_line_consumer(line);
 		snprintf(err, errlen,
-			 "%s: line %u (%s) of %s is busy, held by '%s'; stop "
-			 "that program or choose another line (gpioinfo "
-			 "shows who holds what)",
+			 "%s: line %u (%s) of %s is busy (EBUSY), held by "
+			 "'%s'; stop that program or choose another line "
+			 "(gpioinfo shows who holds what)",
 			 role_keys[role], gpiod_line_offset(line),
 			 gpiod_line_name(line) ? gpiod_line_name(line)
 					       : "unnamed",
