@@ -16,6 +16,11 @@ if [ "${1:-}" = --test ]; then
 	# clang + libclang-rt-14-dev (only a Recommends of clang): libFuzzer.
 	packages="$packages python3 python3-paho-mqtt clang-format tmux
 		clang libclang-rt-14-dev"
+	# The vm tests (tests/vm/): QEMU, the initramfs' busybox and cpio;
+	# make, xz and the libraries of Debian's unpacked kbuild tools to
+	# build gpio-sim.ko.
+	packages="$packages qemu-system-x86 busybox-static cpio xz-utils make
+		libelf1 libssl3 zlib1g"
 fi
 
 missing=

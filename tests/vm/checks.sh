@@ -1,0 +1,328 @@
+# SPDX-License-Identifier: MIT
+# checks.sh: the VM tests, sourced by init.sh (which has set up the gpio-sim
+# chip, Mosquitto and the helpers: agent, command, value, wait_until, fail).
+# check_NAME is the CTest test vm.NAME. Each check fails with the reason
+# the moment what it sees is not what the README promises.
+
+# Tolerances, also in the README.
+DUTY_TOL=3      # PWM duty, percentage points
+HZ_TOL=2        # PWM frequency, percent of pwm_hz
+PWM_HZ=100      # pwm_hz: not in the README's [gpio] example, so the default
+CM_TOL=1        # HC-SR04 distance, cm
+STOP_CM=25      # stop_distance_cm, the default
+
+# lines_are "key=level ...": every line reads its level now.
+lines_are() {
+	for _kv in $WANT_LINES; do
+		[ "$(value ${_kv%=*})" = "${_kv#*=}" ] || return 1
+	done
+}
+# expect_lines WHAT "key=level ...": wait up to 2 s for those levels.
+expect_lines() {
+	WANT_LINES=$(echo $2)
+	wait_until 2000 lines_are ||
+		fail "$1: want $2; the lines read $(levels $OUTPUTS)"
+}
+# drive ID TEXT: a drive command that must be accepted.
+drive() {
+	command "$1" "\"drive\":\"$2\""
+	echo "$RESULT" | grep -q '"status":"ok"' ||
+		fail "'$2' was not accepted: $RESULT"
+}
+# sample MS KEY...: sample the lines for MS ms; DUTY_<key> and HZ_<key>
+# hold what vmtool measured.
+sample() {
+	_ms=$1
+	shift
+	_files=
+	for _k in "$@"; do _files="$_files $SIM/sim_gpio$(offset $_k)/value"; done
+	_out=$(vmtool sample "$_ms" $_files) || fail "vmtool sample $*"
+	for _k in "$@"; do
+		_line=$(echo "$_out" | grep "/sim_gpio$(offset $_k)/value ")
+		eval "DUTY_$_k=$(echo "$_line" | sed -n 's/.* duty=\([0-9.]*\).*/\1/p')"
+		eval "HZ_$_k=$(echo "$_line" | sed -n 's/.* hz=\([0-9.]*\).*/\1/p')"
+	done
+}
+# within A B TOL: |A - B| <= TOL (decimals).
+within() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b;
+	exit !(d <= t && -d <= t) }'; }
+# motors_still WHAT: no motor line is high at any time in 300 ms.
+motors_still() {
+	sample 300 $OUTPUTS
+	for _k in $OUTPUTS; do
+		eval "_d=\$DUTY_$_k"
+		[ "$_d" = 0.0 ] || fail "$1: $_k was high $_d% of 300 ms"
+	done
+}
+
+# ==== Directions: the README's pin table ====
+
+# pin_levels "L1 L2 LEN R1 R2 REN": the same as "left_in1=L1 ...".
+pin_levels() {
+	set -- $1
+	for _k in $OUTPUTS; do
+		printf '%s=%s ' $_k "$1"
+		shift
+	done
+}
+
+check_directions() {
+	agent
+	expect_lines "at start" "$(pin_levels "0 0 0 0 0 0")"
+	# The command, then left IN1 IN2 EN and right IN1 IN2 EN.
+	while IFS=: read -r text levels; do
+		drive "${text%% *}" "$text"
+		expect_lines "$text" "$(pin_levels "$levels")"
+	done <<-EOF
+		forward 100 10000: 1 0 1  1 0 1
+		backward 100 10000: 0 1 1  0 1 1
+		left 100 10000: 0 1 1  1 0 1
+		right 100 10000: 1 0 1  0 1 1
+		stop: 0 0 0  0 0 0
+	EOF
+	say "directions: forward, backward, left, right, stop as the pin table"
+}
+
+# ==== PWM on the enable lines ====
+
+# pwm_case ID TEXT LEFT RIGHT: drive, then sample both enable lines.
+pwm_case() {
+	drive "$1" "$2"
+	expect_lines "$2" "left_in1=1 left_in2=0 right_in1=1 right_in2=0"
+	sample 500 left_en right_en
+	for _side in left right; do
+		if [ $_side = left ]; then _want=$3; else _want=$4; fi
+		eval "_duty=\$DUTY_${_side}_en _hz=\$HZ_${_side}_en"
+		say "pwm: '$2' ${_side}_en duty $_duty% (want $_want), $_hz Hz"
+		within "$_duty" "$_want" $DUTY_TOL ||
+			fail "'$2': ${_side}_en duty $_duty%, want $_want ± $DUTY_TOL"
+		within "$_hz" $PWM_HZ $((PWM_HZ * HZ_TOL / 100)) ||
+			fail "'$2': ${_side}_en at $_hz Hz, want $PWM_HZ ± $HZ_TOL%"
+	done
+}
+
+check_pwm() {
+	agent
+	pwm_case p25 "forward 25 10000" 25 25
+	pwm_case p50 "forward 50 10000" 50 50
+	pwm_case p75 "forward 75 10000" 75 75
+	# Two duties at once: throttle 50 steer 25 mixes to 75 / 25.
+	pwm_case p7525 "drive 50 25 10000" 75 25
+	drive s stop
+	expect_lines stop "left_en=0 right_en=0"
+}
+
+# ==== The HC-SR04 ====
+
+# echo_us US: the helper's echo width from now on (0: no echo).
+echo_us() { echo "$1" >/tmp/echo_us; }
+# distances: every distance_cm the states have reported since the mark.
+distances() {
+	since | sed -n 's/^iotcar\/car1\/state .*"distance_cm":\([0-9.a-z]*\).*/\1/p'
+}
+# distance_near CM: the latest state reports CM ± CM_TOL.
+distance_near() {
+	_last=$(distances | tail -n 1)
+	[ -n "$_last" ] && within "$_last" "$1" $CM_TOL
+}
+# distance_case CM: an echo as wide as CM takes; the reading settles near
+# CM and every state of the following second stays there.
+distance_case() {
+	_us=$(awk -v cm="$1" 'BEGIN { printf "%d", cm * 58 }')
+	mark
+	echo_us $_us
+	wait_until 5000 distance_near "$1" ||
+		fail "echo of $_us µs: distance_cm $(distances | tail -n 1), want $1 ± $CM_TOL"
+	mark
+	usleep 1000000
+	_all=$(distances | tr '\n' ' ')
+	[ "$(distances | wc -l)" -ge 5 ] ||
+		fail "echo of $_us µs: only '$_all' in a second of states"
+	for _d in $_all; do
+		within "$_d" "$1" $CM_TOL ||
+			fail "echo of $_us µs: distance_cm $_d, want $1 ± $CM_TOL (all: $_all)"
+	done
+	say "hc-sr04: echo $_us µs -> distance_cm $_all"
+}
+
+check_distance() {
+	trig=$((BASE + $(offset trigger)))
+	# The helper hears the trigger through the gpio_value tracepoint.
+	echo "gpio == $trig" >/sys/kernel/tracing/events/gpio/gpio_value/filter
+	echo 1 >/sys/kernel/tracing/events/gpio/gpio_value/enable
+	echo_us 0
+	vmtool hcsr04 /sys/kernel/tracing/trace_pipe $trig \
+		$SIM/sim_gpio$(offset echo)/pull /tmp/echo_us >/tmp/hcsr04.log 2>&1 &
+	helper=$!
+	wait_until 5000 grep -q ready /tmp/hcsr04.log || fail "hcsr04 helper"
+	# States every 100 ms, so a second of them is ten readings.
+	agent --state-interval-ms 100
+
+	distance_case 20
+	distance_case 100
+	distance_case 300
+
+	# No echo at all: null, not the last value.
+	mark
+	echo_us 0
+	wait_mqtt 5000 '^iotcar/car1/state .*"distance_cm":null' ||
+		fail "no echo: distance_cm $(distances | tail -n 1), want null"
+	say "hc-sr04: no echo -> distance_cm null"
+
+	# A near echo: the obstacle rule holds forward motion.
+	mark
+	near=$MARK
+	distance_case 10
+	MARK=$near
+	wait_mqtt 2000 '^iotcar/car1/event .*"event":"obstacle"' ||
+		fail "no obstacle event at 10 cm (stop distance $STOP_CM)"
+	command near '"drive":"forward 60 10000"'
+	echo "$RESULT" | grep -q '"status":"error"' ||
+		fail "forward at 10 cm was accepted: $RESULT"
+	motors_still "forward at 10 cm"
+	say "hc-sr04: at 10 cm forward is refused: $RESULT"
+	drive back "backward 60 10000"
+	expect_lines "backward at 10 cm" "left_in1=0 left_in2=1 \
+		right_in1=0 right_in2=1"
+	drive s stop
+	agent_stop
+
+	kill -TERM $helper
+	wait $helper
+	summary=$(tail -n 1 /tmp/hcsr04.log)
+	say "hc-sr04 helper: $summary"
+	min=$(echo "$summary" | sed -n 's/.*min_trigger_us=\([-0-9]*\).*/\1/p')
+	[ -n "$min" ] && [ "$min" -ge 10 ] ||
+		fail "a trigger pulse shorter than the HC-SR04's 10 µs: $summary"
+}
+
+# ==== Stops: deadman, e-stop, link loss, SIGTERM ====
+
+check_stops() {
+	agent
+	# Deadman: a 300 ms command, then nothing.
+	drive d "forward 60 300"
+	expect_lines "forward 60" "left_in1=1 right_in1=1"
+	wait_mqtt 3000 '^iotcar/car1/event .*"event":"failsafe"' ||
+		fail "no failsafe event after the 300 ms TTL"
+	motors_still "after the deadman"
+	say "stops: deadman leaves the motor lines low"
+
+	# E-stop: latched, and a forward command is refused.
+	drive e "forward 60 10000"
+	expect_lines "forward 60" "left_in1=1 right_in1=1"
+	mark
+	send set/estop ON
+	wait_mqtt 3000 '^iotcar/car1/event .*"event":"estop"' ||
+		fail "no estop event"
+	motors_still "after the e-stop"
+	command e2 '"drive":"forward 60 10000"'
+	echo "$RESULT" | grep -q '"status":"error"' ||
+		fail "forward under e-stop was accepted: $RESULT"
+	motors_still "forward under e-stop"
+	send set/estop OFF
+	say "stops: e-stop leaves the motor lines low"
+
+	# Link loss: the broker dies while the car drives.
+	drive k "forward 60 10000"
+	expect_lines "forward 60" "left_in1=1 right_in1=1"
+	killall mosquitto
+	motors_still "after the broker died"
+	mark
+	broker
+	wait_mqtt 20000 '^iotcar/car1/status online' ||
+		fail "car-agent did not reconnect"
+	motors_still "after the reconnect"
+	say "stops: link loss leaves the motor lines low"
+
+	# SIGTERM while driving: every output low, then every line released.
+	drive t "forward 60 10000"
+	expect_lines "forward 60" "left_in1=1 right_in1=1"
+	# A released line reads its pull; a requested output its own level.
+	for k in $OUTPUTS trigger echo; do pull $k up; done
+	expect_lines "outputs under pull-up" "left_in2=0 right_in2=0"
+	echo >/sys/kernel/tracing/trace
+	echo 1 >/sys/kernel/tracing/events/gpio/gpio_value/enable
+	agent_stop
+	echo 0 >/sys/kernel/tracing/events/gpio/gpio_value/enable
+	for k in $OUTPUTS trigger; do
+		g=$((BASE + $(offset $k)))
+		last=$(grep -E ": gpio_value: $g set " /sys/kernel/tracing/trace |
+			tail -n 1 | sed 's/.* set //')
+		[ "$last" = 0 ] ||
+			fail "SIGTERM: $k (gpio $g) was last set to '$last', not 0"
+	done
+	for k in $OUTPUTS trigger echo; do
+		[ "$(value $k)" = 1 ] ||
+			fail "SIGTERM: $k is still requested (reads $(value $k) under pull-up)"
+		gpioinfo $CHIP | grep -E "line +$(offset $k):" | grep -q unused ||
+			fail "SIGTERM: $k is not released: $(gpioinfo $CHIP |
+				grep -E "line +$(offset $k):")"
+	done
+	say "stops: SIGTERM set every output low, then released every line"
+}
+
+# ==== Errors: a busy line, a missing chip ====
+
+# agent_fails WHAT ARGS...: car-agent must exit 1; its stderr is
+# left in $ERR.
+agent_fails() {
+	_what=$1
+	shift
+	timeout 30 car-agent --config $CONF --hal gpiod \
+		--broker tcp://127.0.0.1:1883 "$@" \
+		>/tmp/agent.log 2>&1
+	_st=$?
+	ERR=$(cat /tmp/agent.log)
+	# 1 is a runtime failure (the README); a sanitizer exits otherwise.
+	[ $_st = 1 ] || fail "$_what: car-agent exited with $_st, not 1: $ERR"
+	! echo "$ERR" | grep -q -E 'Sanitizer|runtime error' ||
+		fail "$_what: a sanitizer report: $ERR"
+	say "$_what: exit $_st: $(echo "$ERR" | tail -n 1)"
+}
+# err_says TEXT...: every TEXT is in $ERR.
+err_says() {
+	for _t in "$@"; do
+		echo "$ERR" | grep -q -F "$_t" ||
+			fail "the error does not say '$_t': $ERR"
+	done
+}
+
+check_errors() {
+	# A line held by another program.
+	en=$(offset right_en)
+	gpioset --mode=signal $CHIP $en=0 &
+	holder=$!
+	wait_until 5000 sh -c "gpioinfo $CHIP | grep -E 'line +$en:' |
+		grep -q gpioset" || fail "gpioset did not take line $en"
+	echo >/sys/kernel/tracing/trace
+	echo 1 >/sys/kernel/tracing/events/gpio/gpio_value/enable
+	agent_fails "busy line"
+	echo 0 >/sys/kernel/tracing/events/gpio/gpio_value/enable
+	err_says right_en "line $en (GPIO$en)" "busy (EBUSY)" "held by 'gpioset'"
+	# The lines it took before are released, and none went high.
+	for k in $OUTPUTS trigger echo; do
+		[ $k = right_en ] && continue
+		gpioinfo $CHIP | grep -E "line +$(offset $k):" | grep -q unused ||
+			fail "busy line: $k was not released"
+	done
+	! grep -q -E ': gpio_value: [0-9]+ set 1' /sys/kernel/tracing/trace ||
+		fail "busy line: a line went high: $(grep ' set 1' \
+			/sys/kernel/tracing/trace | head -n 3)"
+	kill $holder
+	wait $holder
+	# Without the holder the same command line runs.
+	agent
+	agent_stop
+
+	agent_fails "missing chip" --chip gpiochip9
+	err_says "GPIO chip 'gpiochip9' not found" gpiodetect
+	agent_fails "unknown line name" --left-in1 GPIO99
+	err_says left_in1 "no line named 'GPIO99'" gpioinfo
+	agent_fails "line out of range" --left-in1 40
+	err_says left_in1 "line 40 does not exist" "28 lines"
+	for k in $OUTPUTS trigger echo; do
+		gpioinfo $CHIP | grep -E "line +$(offset $k):" | grep -q unused ||
+			fail "after the errors: $k is not released"
+	done
+}

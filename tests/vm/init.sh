@@ -1,0 +1,180 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT
+# init.sh: /init of the VM tests' initramfs, PID 1 inside the VM.
+#
+# It builds the car's wiring out of the kernel's gpio-sim — one chip of 28
+# lines named GPIO0..GPIO27 like a Raspberry Pi's header, so the README's
+# [gpio] example (/etc/iotcar/car.conf) works unchanged — starts Mosquitto
+# on 127.0.0.1:1883, runs the check named by iotcar.test= on the kernel
+# command line (checks.sh), and powers off. The host reads the serial
+# console: "VMTEST: PASS", or "VMTEST: FAIL: <why>" followed by the logs.
+/bin/busybox --install -s /bin
+export PATH=/bin:/usr/bin:/sbin:/usr/sbin
+export HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tracefs tracefs /sys/kernel/tracing
+ip link set lo up
+# The sanitizers' options of the build under test (initramfs.sh).
+. /etc/vmtest.env
+
+say() { echo "vmtest: $*"; }
+
+# Every failure ends here: the reason, the logs, power off. To the console
+# itself, as a failure may come from inside a $(...).
+fail() {
+	exec >/dev/console 2>&1
+	echo "VMTEST: FAIL: $*"
+	for f in /tmp/agent.log /tmp/hcsr04.log /tmp/mqtt.log \
+		/tmp/mosquitto.log; do
+		[ -s "$f" ] || continue
+		echo "---- $f (last 40 lines)"
+		tail -n 40 "$f"
+	done
+	echo "---- dmesg (last 15 lines)"
+	dmesg | tail -n 15
+	poweroff -f
+	sleep 30
+}
+
+# now_ms: milliseconds of uptime (to 10 ms).
+now_ms() {
+	read -r _up _idle </proc/uptime
+	# "0.89" -> 890; "1${_up#*.}" keeps "08" from reading as octal.
+	echo $((${_up%.*} * 1000 + 1${_up#*.} * 10 - 1000))
+}
+# wait_until MS CMD...: run CMD every 10 ms until it succeeds, for up to MS.
+wait_until() {
+	_end=$(($(now_ms) + $1))
+	shift
+	until "$@"; do
+		[ "$(now_ms)" -lt $_end ] || return 1
+		usleep 10000
+	done
+}
+
+test=$(sed -n 's/.*iotcar\.test=\([a-z_]*\).*/\1/p' /proc/cmdline)
+say "kernel $(uname -r), check '$test', uptime $(cut -d' ' -f1 /proc/uptime) s"
+
+for m in $(cat /lib/modules/load-order); do
+	insmod "/lib/modules/$m" || fail "insmod $m"
+done
+mount -t configfs configfs /sys/kernel/config || fail "mount configfs"
+
+# ==== The car's wiring: a gpio-sim chip ====
+
+SIMCFG=/sys/kernel/config/gpio-sim/car
+mkdir $SIMCFG $SIMCFG/bank0 || fail "gpio-sim: mkdir in configfs"
+echo 28 >$SIMCFG/bank0/num_lines
+echo iotcar-sim >$SIMCFG/bank0/label
+i=0
+while [ $i -lt 28 ]; do
+	mkdir $SIMCFG/bank0/line$i
+	echo GPIO$i >$SIMCFG/bank0/line$i/name
+	i=$((i + 1))
+done
+echo 1 >$SIMCFG/live || fail "gpio-sim: live"
+CHIP=$(cat $SIMCFG/bank0/chip_name)
+SIM=/sys/devices/platform/$(cat $SIMCFG/dev_name)/$CHIP
+# The global GPIO numbers the tracepoints print: the chip's base + offset.
+for d in /sys/class/gpio/gpiochip*; do
+	[ "$(cat $d/label)" = iotcar-sim ] && BASE=$(cat $d/base)
+done
+[ -n "${BASE:-}" ] || fail "no /sys/class/gpio entry labelled iotcar-sim"
+[ -c /dev/$CHIP ] || fail "/dev/$CHIP is missing"
+say "gpio-sim: $CHIP, 28 lines, global numbers from $BASE"
+
+# ==== Lines by config key ====
+
+CONF=/etc/iotcar/car.conf
+OUTPUTS="left_in1 left_in2 left_en right_in1 right_in2 right_en"
+
+# offset KEY: the line offset of a [gpio] key of car.conf (GPIO17 -> 17).
+offset() {
+	_o=$(sed -n "s/^$1 *= *GPIO\([0-9]*\).*/\1/p" $CONF)
+	[ -n "$_o" ] || fail "$CONF has no line for $1"
+	echo "$_o"
+}
+# value KEY: the line's level as gpio-sim sees it.
+value() { cat $SIM/sim_gpio$(offset $1)/value; }
+# levels KEY...: "key=level ..." for messages.
+levels() {
+	for _k in "$@"; do printf '%s=%s ' $_k $(value $_k); done
+}
+# pull KEY up|down: what an unrequested line reads.
+pull() { echo pull-$2 >$SIM/sim_gpio$(offset $1)/pull; }
+
+# ==== MQTT: Mosquitto and a log of everything under iotcar/ ====
+
+# broker: start Mosquitto and, once it answers, the MQTT log's subscriber.
+broker() {
+	mosquitto -c /etc/mosquitto.conf >>/tmp/mosquitto.log 2>&1 &
+	wait_until 10000 mosquitto_pub -h 127.0.0.1 -q 1 -t vmtest/up -n \
+		2>/dev/null || fail "mosquitto did not start"
+	[ -z "${SUB_PID:-}" ] || kill $SUB_PID
+	mosquitto_sub -h 127.0.0.1 -v -t 'iotcar/#' >>/tmp/mqtt.log 2>&1 &
+	SUB_PID=$!
+}
+: >/tmp/mqtt.log
+broker
+
+# mark: remember where the MQTT log is; waits look after the mark.
+mark() { MARK=$(wc -l </tmp/mqtt.log); }
+MARK=0
+since() { tail -n +$((MARK + 1)) /tmp/mqtt.log; }
+# wait_mqtt MS REGEX: a message (as "topic payload") after the mark.
+seen() { since | grep -q -E "$WANT"; }
+wait_mqtt() {
+	WANT=$2
+	wait_until "$1" seen
+}
+
+# ==== The car agent ====
+
+AGENT_PID=
+# agent [options]: start car-agent on the config, wait until it is online.
+agent() {
+	mark
+	car-agent --config $CONF --hal gpiod --broker tcp://127.0.0.1:1883 \
+		--max-ttl-ms 10000 \
+		--log-level info "$@" >/tmp/agent.log 2>&1 &
+	AGENT_PID=$!
+	wait_mqtt 20000 '^iotcar/car1/status online' ||
+		fail "car-agent did not come online"
+}
+# agent_stop: SIGTERM, and its exit status must be 0.
+agent_stop() {
+	kill -TERM $AGENT_PID
+	wait $AGENT_PID
+	_st=$?
+	AGENT_PID=
+	[ $_st = 0 ] || fail "car-agent exited with $_st on SIGTERM"
+	! grep -q -E 'Sanitizer|runtime error' /tmp/agent.log ||
+		fail "car-agent: a sanitizer report"
+}
+# send TOPIC PAYLOAD: publish under iotcar/car1/.
+send() { mosquitto_pub -h 127.0.0.1 -t "iotcar/car1/$1" -m "$2" || fail "publish $1"; }
+# command ID JSON-FIELDS: a command on set with an id; waits for its result
+# and leaves it in $RESULT.
+command() {
+	mark
+	send set "{\"id\":\"$1\",$2}"
+	wait_mqtt 5000 "^iotcar/car1/result .*\"id\":\"$1\"" ||
+		fail "no result for command $1 ($2)"
+	RESULT=$(since | grep -E "^iotcar/car1/result .*\"id\":\"$1\"" |
+		head -n 1)
+}
+
+. /checks.sh
+if type "check_$test" >/dev/null 2>&1; then
+	"check_$test"
+	[ -z "$AGENT_PID" ] || agent_stop
+	say "uptime at the end $(cut -d' ' -f1 /proc/uptime) s"
+	echo "VMTEST: PASS"
+else
+	fail "no check named '$test' (iotcar.test= on the kernel command line)"
+fi
+poweroff -f
+sleep 30

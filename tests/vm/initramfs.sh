@@ -1,0 +1,94 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# initramfs.sh: the VM tests' root file system, as an uncompressed cpio.
+#
+#   tests/vm/initramfs.sh OUT KERNEL-DIR CAR-AGENT VMTOOL
+#
+# It holds busybox-static, the car-agent and vmtool of the build under
+# test, Debian's mosquitto, mosquitto_pub/_sub and libgpiod's tools, every
+# shared library they load (ldd) and the dynamic loader; the kernel
+# modules of KERNEL-DIR (kernel.sh); init.sh as /init with checks.sh; the
+# README's [gpio] example as /etc/iotcar/car.conf; and the sanitizer
+# options of the environment ($ASAN_OPTIONS ...), their suppression files
+# copied in.
+set -eu
+[ $# -eq 4 ] || { echo "usage: $0 OUT KERNEL-DIR CAR-AGENT VMTOOL" >&2; exit 2; }
+out=$1
+kdir=$2
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+PATH=$PATH:/usr/sbin:/sbin
+
+die() { echo "initramfs.sh: $*" >&2; exit 1; }
+
+root=$out.d
+rm -rf "$root"
+mkdir -p "$root/bin" "$root/usr/bin" "$root/etc/iotcar" "$root/lib/modules" \
+	"$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/root"
+
+[ -x /bin/busybox ] && /bin/busybox --list | grep -q '^poweroff$' ||
+	die "busybox-static is missing: scripts/install-deps.sh --test"
+cp /bin/busybox "$root/bin/busybox"
+
+# add BINARY: the binary, without debug sections, and its libraries.
+add() {
+	b=$(command -v "$1") || die "$1 is missing: scripts/install-deps.sh --test"
+	strip --strip-debug -o "$root/usr/bin/$(basename "$1")" "$b"
+	ldd "$b" | awk '/=> \// { print $3 } /^\t\/.* \(0x/ { print $1 }' |
+		while read -r lib; do
+			[ -e "$root$lib" ] && continue
+			mkdir -p "$root$(dirname "$lib")"
+			cp -L "$lib" "$root$lib"
+		done
+}
+add "$3"
+add "$4"
+for b in mosquitto mosquitto_pub mosquitto_sub gpioset gpioinfo gpiodetect; do
+	add $b
+done
+
+cp "$kdir"/*.ko "$kdir/load-order" "$root/lib/modules/"
+cp "$here/init.sh" "$root/init"
+cp "$here/checks.sh" "$root/checks.sh"
+chmod 755 "$root/init"
+
+# The README's own example configuration of a real car.
+awk '/^## A real car/ { car = 1 } car && /^```ini$/ { ini = 1; next }
+	ini && /^```$/ { exit } ini { print }' "$src/README.md" \
+	>"$root/etc/iotcar/car.conf"
+for k in chip left_in1 left_in2 left_en right_in1 right_in2 right_en \
+	trigger echo; do
+	grep -q "^$k *= *" "$root/etc/iotcar/car.conf" ||
+		die "README.md: the [gpio] example under 'A real car' has no $k"
+done
+
+cat >"$root/etc/mosquitto.conf" <<EOF
+listener 1883 127.0.0.1
+allow_anonymous true
+set_tcp_nodelay true
+persistence false
+user root
+EOF
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\n' >"$root/etc/group"
+printf '127.0.0.1 localhost\n' >"$root/etc/hosts"
+printf 'passwd: files\ngroup: files\n' >"$root/etc/nsswitch.conf"
+
+# Sanitizer options, with suppression files moved to /etc.
+: >"$root/etc/vmtest.env"
+for var in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS TSAN_OPTIONS; do
+	eval "val=\${$var:-}"
+	[ -n "$val" ] || continue
+	supp=$(echo "$val" | tr : '\n' | sed -n 's/^suppressions=//p')
+	if [ -n "$supp" ]; then
+		cp "$supp" "$root/etc/$(basename "$supp")"
+		val=$(echo "$val" | sed "s#\(^\|:\)suppressions=[^:]*#\1suppressions=/etc/$(basename "$supp")#")
+	fi
+	echo "export $var='$val'" >>"$root/etc/vmtest.env"
+done
+
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) \
+	>"$out.tmp"
+mv "$out.tmp" "$out"
+rm -rf "$root"
+echo "initramfs.sh: $out, $(($(stat -c %s "$out") / 1024)) KiB" >&2
