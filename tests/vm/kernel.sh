@@ -43,9 +43,17 @@ fetch() {
 	die "cannot download $* (as root: apt-get update)"
 }
 
-pkg=$(apt-cache depends "$meta" 2>/dev/null |
-	awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-[ -n "$pkg" ] || die "cannot resolve $meta (apt-get update?)"
+resolve() {
+	apt-cache depends "$meta" 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+}
+pkg=$(resolve)
+if [ -z "$pkg" ] && [ "$(id -u)" -eq 0 ]; then
+	log "$meta is not in the package lists; updating them"
+	apt-get update -q >/dev/null
+	pkg=$(resolve)
+fi
+[ -n "$pkg" ] || die "cannot resolve $meta (as root: apt-get update)"
 kver=${pkg#linux-image-}
 debver=$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2 }')
 out=$cache/$kver
