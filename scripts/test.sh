@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # test.sh: every test, in one command — install what is missing, check the
-# style, then build and run the whole CTest suite with warnings as errors
-# (preset dev), under AddressSanitizer + UBSan (asan) and under
-# ThreadSanitizer (tsan), and fuzz the bridge's parsers for a while with
+# style, then build and run the whole CTest suite — the vm tests in QEMU
+# included — with warnings as errors (preset dev), under AddressSanitizer +
+# UBSan (asan) and under ThreadSanitizer (tsan), and fuzz the bridge's parsers for a while with
 # clang's libFuzzer (fuzz: scripts/fuzz.sh, $IOTCAR_FUZZ_SECONDS a target,
 # 30 by default).
 #
