@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "discovery.h"
 #include "health.h"
 #include "iotcar/log.h"
 #include "iotcar/payload.h"
@@ -73,6 +74,11 @@ struct agent {
 	int64_t started_ms;
 	uint64_t commands;
 	uint64_t rejected;
+	/* Home Assistant discovery; ha_mode OFF leaves the rest unused. */
+	enum discovery_mode ha_mode;
+	struct discovery_car ha;
+	char ha_status[IOTCAR_TOPIC_MAX];
+	struct iotcar_timer *ha_timer;
 };
 
 /* What a command handler needs to answer. */
@@ -293,6 +299,49 @@ static void agent_on_sensor(void *ctx, int fd, uint32_t events)
 	agent_apply(a);
 }
 
+/* ==== Home Assistant discovery ==== */
+
+static void agent_on_ha_config(void *ctx, const char *topic,
+			       const char *payload, size_t len)
+{
+	struct agent *a = ctx;
+	int ret = iotcar_mqtt_publish(a->mqtt, topic, payload, len, 1, true);
+
+	if (ret && ret != -ENOTCONN)
+		log_warning("publish to %s failed: %s", topic, strerror(-ret));
+}
+
+static void agent_ha_announce(struct agent *a)
+{
+	int ret = discovery_announce(&a->ha, a->ha_mode, agent_on_ha_config, a);
+
+	if (ret)
+		log_error("Home Assistant discovery: %s", strerror(-ret));
+}
+
+static void agent_on_ha_timer(void *ctx)
+{
+	struct agent *a = ctx;
+
+	log_info("Home Assistant is back: announcing the car again");
+	agent_ha_announce(a);
+	/* Its entities read the state afresh after a new config. */
+	agent_publish_state(a);
+}
+
+/* Home Assistant's birth message: announce again, after a random delay. */
+static void agent_on_ha_status(struct agent *a,
+			       const struct iotcar_mqtt_msg *msg)
+{
+	int delay = a->cfg->ha_birth_delay_ms;
+
+	if (msg->len != 6 || memcmp(msg->payload, "online", 6))
+		return;
+	iotcar_timer_start(
+		a->ha_timer,
+		delay ? (int)arc4random_uniform((uint32_t)delay + 1) : 0, 0);
+}
+
 /* ==== Answers ==== */
 
 static bool agent_is_usable_topic(const char *t)
@@ -442,8 +491,13 @@ static void agent_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 	char car[IOTCAR_ID_MAX + 1];
 	enum iotcar_topic_kind kind;
 
-	if (a->stopped ||
-	    iotcar_topic_parse(a->cfg->common.prefix, msg->topic, car, &kind))
+	if (a->stopped)
+		return;
+	if (a->ha_mode != DISCOVERY_OFF && !strcmp(msg->topic, a->ha_status)) {
+		agent_on_ha_status(a, msg);
+		return;
+	}
+	if (iotcar_topic_parse(a->cfg->common.prefix, msg->topic, car, &kind))
 		return;
 	log_debug("%s: %zu bytes%s", msg->topic, msg->len,
 		  msg->retained ? ", retained" : "");
@@ -509,7 +563,7 @@ static void agent_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 static void agent_on_connected(void *ctx)
 {
 	struct agent *a = ctx;
-	struct iotcar_mqtt_sub subs[2 * 4 + 1];
+	struct iotcar_mqtt_sub subs[2 * 4 + 2];
 	size_t n = 0;
 	int ret;
 
@@ -523,12 +577,15 @@ static void agent_on_connected(void *ctx)
 			agent_commands[i].qos};
 	}
 	subs[n++] = (struct iotcar_mqtt_sub){a->topic[IOTCAR_TOPIC_GET], 1};
+	if (a->ha_mode != DISCOVERY_OFF)
+		subs[n++] = (struct iotcar_mqtt_sub){a->ha_status, 1};
 	ret = iotcar_mqtt_subscribe(a->mqtt, subs, n);
 	if (ret)
 		log_error("cannot subscribe: %s", strerror(-ret));
 	/* Subscribed before `online`: whoever sees it can drive at once. */
 	agent_publish(a, IOTCAR_TOPIC_STATUS, "online", 6, 1, true);
 	agent_publish_state(a);
+	agent_ha_announce(a);
 	if (a->link_failsafe) {
 		struct iotcar_event ev = {.event = "failsafe",
 					  .reason = "link_lost"};
@@ -609,8 +666,23 @@ struct agent *agent_new(struct iotcar_loop *loop,
 	a->state_timer = iotcar_timer_new(loop, agent_on_state_timer, a);
 	a->telemetry_timer =
 		iotcar_timer_new(loop, agent_on_telemetry_timer, a);
-	if (!a->deadman || !a->state_timer || !a->telemetry_timer)
+	a->ha_timer = iotcar_timer_new(loop, agent_on_ha_timer, a);
+	if (!a->deadman || !a->state_timer || !a->telemetry_timer ||
+	    !a->ha_timer)
 		goto err;
+	a->ha = (struct discovery_car){
+		.prefix = settings->common.prefix,
+		.id = settings->id,
+		.ha_prefix = settings->ha_prefix,
+		.hal = hal->name,
+		.telemetry_ms = settings->telemetry_ms,
+	};
+	if (discovery_mode_parse(settings->ha_discovery, &a->ha_mode) ||
+	    discovery_status_topic(&a->ha, a->ha_status,
+				   sizeof(a->ha_status))) {
+		errno = EINVAL;
+		goto err;
+	}
 	a->mqtt = iotcar_mqtt_new(loop, &mo, &handlers, a);
 	if (!a->mqtt)
 		goto err;
@@ -665,6 +737,7 @@ void agent_stop(struct agent *a)
 	iotcar_timer_stop(a->deadman);
 	iotcar_timer_stop(a->state_timer);
 	iotcar_timer_stop(a->telemetry_timer);
+	iotcar_timer_stop(a->ha_timer);
 	if (iotcar_mqtt_stop(a->mqtt, AGENT_STOP_TIMEOUT_MS))
 		log_warning("the broker did not confirm the disconnect");
 	iotcar_loop_stop(a->loop);
@@ -685,5 +758,6 @@ void agent_free(struct agent *a)
 	iotcar_timer_free(a->deadman);
 	iotcar_timer_free(a->state_timer);
 	iotcar_timer_free(a->telemetry_timer);
+	iotcar_timer_free(a->ha_timer);
 	free(a);
 }

@@ -3,11 +3,13 @@
  * main.c: car-agent's start-up sequence and nothing else — settings, log,
  * loop and signals, hardware layer, agent, run, tear down.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent.h"
+#include "discovery.h"
 #include "hal.h"
 #include "iotcar/log.h"
 #include "iotcar/loop.h"
@@ -61,6 +63,117 @@ static struct hal *main_open_hal(const struct agent_settings *s, char *err,
 	}
 }
 
+/* ==== --ha-cleanup: remove the car's discovery configs and exit ==== */
+
+/* Like mosquitto_pub, a one-shot command gives up on a missing broker. */
+#define MAIN_CLEANUP_TIMEOUT_MS 10000
+
+struct main_cleanup {
+	struct iotcar_loop *loop;
+	struct iotcar_mqtt *mqtt;
+	struct iotcar_timer *timer;
+	struct discovery_car car;
+	const char *broker;
+	bool connected;
+	int failed;
+	int sent;
+};
+
+static void main_cleanup_emit(void *ctx, const char *topic, const char *payload,
+			      size_t len)
+{
+	struct main_cleanup *c = ctx;
+
+	if (iotcar_mqtt_publish(c->mqtt, topic, payload, len, 1, true))
+		c->failed++;
+	else
+		c->sent++;
+}
+
+static void main_cleanup_connected(void *ctx)
+{
+	struct main_cleanup *c = ctx;
+
+	if (c->connected)
+		return;
+	c->connected = true;
+	if (discovery_cleanup(&c->car, main_cleanup_emit, c))
+		c->failed++;
+	/* Finish outside the callback: the stop waits for every PUBACK. */
+	iotcar_timer_start(c->timer, 1, 0);
+}
+
+static void main_cleanup_done(void *ctx)
+{
+	struct main_cleanup *c = ctx;
+
+	if (!c->connected) {
+		log_error("no broker at %s within %d s", c->broker,
+			  MAIN_CLEANUP_TIMEOUT_MS / 1000);
+		c->failed++;
+	}
+	if (iotcar_mqtt_stop(c->mqtt, 5000))
+		c->failed++;
+	iotcar_loop_stop(c->loop);
+}
+
+static void main_cleanup_disconnected(void *ctx, const char *reason)
+{
+	(void)ctx;
+	log_warning("broker: %s; retrying", reason);
+}
+
+static void main_cleanup_message(void *ctx, const struct iotcar_mqtt_msg *msg)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+static int main_ha_cleanup(struct iotcar_loop *loop,
+			   const struct agent_settings *s,
+			   const struct iotcar_mqtt_opts *mo)
+{
+	static const struct iotcar_mqtt_handlers handlers = {
+		.connected = main_cleanup_connected,
+		.disconnected = main_cleanup_disconnected,
+		.message = main_cleanup_message,
+	};
+	struct main_cleanup c = {
+		.loop = loop,
+		.car = {.prefix = s->common.prefix,
+			.id = s->id,
+			.ha_prefix = s->ha_prefix},
+		.broker = s->common.broker,
+	};
+	int ret = 1;
+
+	c.timer = iotcar_timer_new(loop, main_cleanup_done, &c);
+	c.mqtt = iotcar_mqtt_new(loop, mo, &handlers, &c);
+	if (!c.timer || !c.mqtt || iotcar_mqtt_start(c.mqtt)) {
+		log_error("cannot start MQTT: %s", strerror(errno));
+		goto out;
+	}
+	iotcar_timer_start(c.timer, MAIN_CLEANUP_TIMEOUT_MS, 0);
+	if (iotcar_loop_run(loop)) {
+		log_error("event loop failed: %s", strerror(errno));
+	} else if (c.failed || c.sent == 0) {
+		log_error("Home Assistant cleanup of %s under %s/ did not "
+			  "finish",
+			  s->id, s->ha_prefix);
+	} else {
+		log_info("removed %d Home Assistant discovery configs of %s "
+			 "under %s/",
+			 c.sent, s->id, s->ha_prefix);
+		ret = 0;
+	}
+out:
+	iotcar_mqtt_free(c.mqtt);
+	iotcar_timer_free(c.timer);
+	return ret;
+}
+
+/* ==== The car ==== */
+
 static int main_run(const struct agent_settings *s)
 {
 	static const int signals[] = {SIGINT, SIGTERM};
@@ -82,11 +195,18 @@ static int main_run(const struct agent_settings *s)
 		log_error("cannot watch signals");
 		goto out;
 	}
-	snprintf(client_id, sizeof(client_id), "iotcar-car-%s", s->id);
+	/* The cleanup's own id: it must not push the running car off. */
+	snprintf(client_id, sizeof(client_id), "iotcar-car-%s%s", s->id,
+		 s->ha_cleanup ? "-cleanup" : "");
 	if (iotcar_mqtt_opts_from_settings(&s->common, client_id, &mo, password,
 					   sizeof(password), err,
 					   sizeof(err))) {
 		log_error("%s", err);
+		goto out;
+	}
+	if (s->ha_cleanup) {
+		ret = main_ha_cleanup(m.loop, s, &mo);
+		explicit_bzero(password, sizeof(password));
 		goto out;
 	}
 	hal = main_open_hal(s, err, sizeof(err));

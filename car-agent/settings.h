@@ -6,6 +6,7 @@
 #ifndef SETTINGS_H
 #define SETTINGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "iotcar/config.h"
@@ -42,6 +43,11 @@ struct agent_settings {
 	char *echo;
 	int pwm_hz;
 	char *consumer;
+	/* [ha] */
+	char *ha_discovery;
+	char *ha_prefix;
+	int ha_birth_delay_ms;
+	bool ha_cleanup;
 };
 
 /**

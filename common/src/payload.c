@@ -671,6 +671,8 @@ int iotcar_event_format(const struct iotcar_event *ev, char *buf, size_t size)
 	if (!o)
 		return -ENOMEM;
 	cJSON_AddStringToObject(o, "event", ev->event);
+	/* The same again under the key Home Assistant's event entity reads. */
+	cJSON_AddStringToObject(o, "event_type", ev->event);
 	if (ev->reason)
 		cJSON_AddStringToObject(o, "reason", ev->reason);
 	if (ev->topic)
