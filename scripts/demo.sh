@@ -1,18 +1,21 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # demo.sh: the whole demo in one command — install what is missing, build,
-# start Mosquitto on 127.0.0.1:1883 (broker/dev.conf), the car agent on
-# the simulated car and the socket bridge on 127.0.0.1:9999, then say how
-# to drive and watch it. Ctrl-C stops them all.
+# start Mosquitto on 127.0.0.1:1883 (broker/dev.conf) with the web
+# dashboard on http://127.0.0.1:9001/, the car agent on the simulated car
+# and the socket bridge on 127.0.0.1:9999, then say how to drive and watch
+# it. Ctrl-C stops them all.
 #
 #   scripts/demo.sh [car-agent options]      e.g. --sim-wall-cm 80
 #
 # IOTCAR_DEMO_PORT picks another port than 1883, IOTCAR_DEMO_BRIDGE_PORT
-# another than 9999.
+# another than 9999, IOTCAR_DEMO_WEB_PORT another than 9001 for the web
+# dashboard.
 set -eu
 cd "$(dirname "$0")/.."
 port=${IOTCAR_DEMO_PORT:-1883}
 bport=${IOTCAR_DEMO_BRIDGE_PORT:-9999}
+wport=${IOTCAR_DEMO_WEB_PORT:-9001}
 # Debian installs mosquitto in /usr/sbin, off an ordinary user's PATH.
 PATH=$PATH:/usr/sbin:/sbin
 
@@ -23,34 +26,75 @@ agent=build/release/car-agent/car-agent
 bridge=build/release/bridge/car-bridge
 
 broker_pid=
+web_pid=
 agent_pid=
 bridge_pid=
 cleanup() {
 	[ -z "$bridge_pid" ] || kill "$bridge_pid" 2>/dev/null || true
 	[ -z "$agent_pid" ] || kill "$agent_pid" 2>/dev/null || true
+	[ -z "$web_pid" ] || kill "$web_pid" 2>/dev/null || true
 	[ -z "$broker_pid" ] || kill "$broker_pid" 2>/dev/null || true
 	wait 2>/dev/null || true
 }
-trap cleanup EXIT
-trap 'exit 0' INT TERM
 
-if mosquitto_pub -h 127.0.0.1 -p "$port" -t iotcar/demo -n 2>/dev/null; then
-	# Debian starts a system mosquitto on 1883 when it is installed.
-	echo "demo: a broker already answers on 127.0.0.1:$port; using it"
-else
-	sed "s/^listener 1883 /listener $port /" broker/dev.conf >build/demo-broker.conf
-	mosquitto -c build/demo-broker.conf &
-	broker_pid=$!
+# wait_for_broker PID PORT: until Mosquitto answers on PORT, or gives up.
+wait_for_broker() {
 	tries=0
-	until mosquitto_pub -h 127.0.0.1 -p "$port" -t iotcar/demo -n 2>/dev/null; do
+	until mosquitto_pub -h 127.0.0.1 -p "$2" -t iotcar/demo -n 2>/dev/null; do
 		tries=$((tries + 1))
-		if [ $tries -gt 50 ] || ! kill -0 "$broker_pid" 2>/dev/null; then
-			echo "demo: mosquitto did not start on port $port" >&2
+		if [ $tries -gt 50 ] || ! kill -0 "$1" 2>/dev/null; then
+			echo "demo: mosquitto did not start on port $2" >&2
 			exit 1
 		fi
 		sleep 0.1
 	done
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+www=$(pwd)/broker/www
+if mosquitto_pub -h 127.0.0.1 -p "$port" -t iotcar/demo -n 2>/dev/null; then
+	# Debian starts a system mosquitto on 1883 when it is installed. The
+	# web dashboard then gets a Mosquitto of its own that serves the page
+	# and bridges iotcar/# to that broker.
+	echo "demo: a broker already answers on 127.0.0.1:$port; using it"
+	# Mosquitto 2.0.11 will not run on a websockets listener alone: a
+	# unix socket listener keeps it company (in /tmp: as root, Mosquitto
+	# binds it as the mosquitto user).
+	cat >build/demo-web.conf <<-EOF
+		listener 0 ${TMPDIR:-/tmp}/iotcar-demo-web-$$.sock
+		allow_anonymous true
+		listener $wport 127.0.0.1
+		protocol websockets
+		http_dir $www
+		allow_anonymous true
+		persistence false
+		connection iotcar-demo-web
+		address 127.0.0.1:$port
+		topic iotcar/# both 1
+		cleansession true
+	EOF
+	mosquitto -c build/demo-web.conf &
+	web_pid=$!
+else
+	sed -e "s/^listener 1883 /listener $port /" \
+		-e "s/^listener 9001 /listener $wport /" \
+		-e "s|^http_dir .*|http_dir $www|" broker/dev.conf \
+		>build/demo-broker.conf
+	mosquitto -c build/demo-broker.conf &
+	broker_pid=$!
+	wait_for_broker "$broker_pid" "$port"
 fi
+tries=0
+until nc -z 127.0.0.1 "$wport" 2>/dev/null; do
+	tries=$((tries + 1))
+	if [ $tries -gt 50 ]; then
+		echo "demo: nothing serves the web dashboard on port $wport" \
+			"(IOTCAR_DEMO_WEB_PORT picks another)" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
 
 # A retained "online" means a car1 agent is connected right now (a crashed
 # one would have left its "offline" will): two would fight over the id.
@@ -99,6 +143,9 @@ pc_broker=
 cat <<MSG
 
   iotcar demo: car1 is online on the simulated car (wall 200 cm ahead).
+
+  Drive it from a browser on this machine (touch joystick, arrow keys):
+    http://127.0.0.1:$wport/
 
   Drive it from the keyboard (in another terminal; W/A/S/D, Space, Q):
     $console$pc_broker

@@ -1,12 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # install-deps.sh: the Debian packages iotcar needs, and nothing else
-# (Debian 12 or Raspberry Pi OS bookworm). Only what is missing is
-# installed, so a second run costs nothing.
+# (Debian 12 or Raspberry Pi OS bookworm), then the npm packages of the web
+# dashboard (MQTT.js, broker/www) and, with --test, of the browser tests
+# (playwright-core, tests/web) from their lock files. Only what is missing
+# or out of date is installed, so a second run costs nothing.
 #
 #   scripts/install-deps.sh          to build and run (the demo)
 #   scripts/install-deps.sh --test   also what the tests and checks need
 set -eu
+cd "$(dirname "$0")/.."
 
 packages="gcc libc6-dev cmake ninja-build pkg-config
 	libpaho-mqtt-dev libcjson-dev libinih-dev libgpiod-dev gpiod
@@ -21,7 +24,11 @@ if [ "${1:-}" = --test ]; then
 	# build gpio-sim.ko.
 	packages="$packages qemu-system-x86 busybox-static cpio xz-utils make
 		libelf1 libssl3 zlib1g"
+	# The browser tests: Debian's Chromium, driven by playwright-core.
+	packages="$packages chromium"
 fi
+# npm (and Node.js with it), unless a Node.js with npm is already there.
+command -v npm >/dev/null || packages="$packages npm"
 
 missing=
 for p in $packages; do
@@ -30,16 +37,29 @@ for p in $packages; do
 		missing="$missing $p"
 	fi
 done
-[ -n "$missing" ] || exit 0
-
-echo "install-deps: installing$missing"
-sudo=
-if [ "$(id -u)" -ne 0 ]; then
-	command -v sudo >/dev/null ||
-		{ echo "install-deps: run as root, or install sudo" >&2; exit 1; }
-	sudo=sudo
+if [ -n "$missing" ]; then
+	echo "install-deps: installing$missing"
+	sudo=
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || {
+			echo "install-deps: run as root, or install sudo" >&2
+			exit 1
+		}
+		sudo=sudo
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -q
+	# shellcheck disable=SC2086 # one word per package
+	$sudo apt-get install -y -q --no-install-recommends $missing
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-# shellcheck disable=SC2086 # one word per package
-$sudo apt-get install -y -q --no-install-recommends $missing
+
+# npm ci DIR: its node_modules exactly as its package-lock.json says, again
+# only when the lock file is newer than what npm installed last.
+npm_ci() {
+	[ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ] ||
+		return 0
+	echo "install-deps: npm ci in $1"
+	(cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+}
+npm_ci broker/www
+[ "${1:-}" != --test ] || npm_ci tests/web

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+/*
+ * dashboard.js: the web dashboard's logic. MQTT.js (the global `mqtt`)
+ * connects back to the Mosquitto websockets listener that served the page.
+ *
+ * Driving follows the console's rule: while a finger, the mouse or a key
+ * holds a direction, the setpoint is sent on `set` at 20 Hz with a short
+ * TTL; letting go sends `stop` at once, and closing, hiding or leaving the
+ * page stops sending — the car's deadman then stops it within the TTL
+ * even if that last `stop` never leaves the page.
+ */
+'use strict';
+
+const STREAM_MS = 50;
+const TTL_MS = 300;
+
+const params = new URLSearchParams(location.search);
+const car = params.get('car') || 'car1';
+const prefix = params.get('prefix') || 'iotcar';
+const base = `${prefix}/${car}`;
+const $ = (id) => document.getElementById(id);
+
+$('car').textContent = car;
+document.title = `iotcar ${car}`;
+
+const client = mqtt.connect(
+  `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`,
+  { clean: true, reconnectPeriod: 1000, connectTimeout: 5000 });
+
+let state = null;
+let online = false;
+
+function badge(el, on, text) {
+  el.textContent = text;
+  el.classList.toggle('on', on);
+  el.classList.toggle('off', !on);
+}
+
+client.on('connect', () => {
+  badge($('link'), true, 'broker');
+  client.subscribe([`${base}/status`, `${base}/state`, `${base}/event`],
+    { qos: 1 });
+});
+client.on('close', () => {
+  badge($('link'), false, 'no broker');
+  setOnline(false);
+});
+client.on('message', (topic, payload) => {
+  const text = payload.toString();
+  if (topic === `${base}/status`) {
+    setOnline(text === 'online');
+  } else if (topic === `${base}/state`) {
+    try { showState(JSON.parse(text)); } catch (e) { /* not ours */ }
+  } else if (topic === `${base}/event`) {
+    try { showEvent(JSON.parse(text)); } catch (e) { /* not ours */ }
+  }
+});
+
+function setOnline(on) {
+  online = on;
+  badge($('status'), on, on ? 'online' : 'offline');
+  document.body.classList.toggle('offline', !on);
+  if (!on) release();
+}
+
+function showState(s) {
+  state = s;
+  $('mode').textContent = s.mode;
+  $('duties').textContent = `${s.left} / ${s.right}`;
+  const d = s.distance_cm;
+  $('distance').textContent = d === null ? '–' : `${d.toFixed(1)} cm`;
+  $('distance-bar').style.width =
+    d === null ? '0%' : `${Math.min(100, d / 2)}%`;
+  $('moving').classList.toggle('on', s.moving === 'ON');
+  $('obstacle').classList.toggle('on', s.obstacle === 'ON');
+  $('estop-flag').classList.toggle('on', s.estop === 'ON');
+  $('estop').classList.toggle('latched', s.estop === 'ON');
+  $('estop').textContent = s.estop === 'ON' ? 'RELEASE' : 'E-STOP';
+  if (!sliding) {
+    $('speed').value = s.speed_limit;
+    $('speed-value').textContent = s.speed_limit;
+  }
+}
+
+function showEvent(e) {
+  const li = document.createElement('li');
+  const detail = e.reason || e.estop || (e.error && e.error.code) || '';
+  li.textContent = `${new Date().toLocaleTimeString()} ${e.event} ${detail}`;
+  const list = $('event-list');
+  list.prepend(li);
+  while (list.children.length > 5) list.lastChild.remove();
+}
+
+/* ==== Driving: one setpoint, streamed while held ==== */
+
+let setpoint = null; // {throttle, steer} while held, else null
+let timer = null;
+
+function send() {
+  if (!setpoint || !client.connected) return;
+  client.publish(`${base}/set`, JSON.stringify({
+    throttle: setpoint.throttle, steer: setpoint.steer, ttl_ms: TTL_MS,
+  }), { qos: 0 });
+}
+
+function hold(throttle, steer) {
+  setpoint = { throttle: Math.round(throttle), steer: Math.round(steer) };
+  send();
+  if (!timer) timer = setInterval(send, STREAM_MS);
+}
+
+function release() {
+  const was = setpoint !== null;
+  setpoint = null;
+  if (timer) clearInterval(timer);
+  timer = null;
+  knob(0, 0);
+  document.querySelectorAll('#buttons .held')
+    .forEach((b) => b.classList.remove('held'));
+  if (was && client.connected) {
+    client.publish(`${base}/set/drive`, 'stop', { qos: 1 });
+  }
+}
+
+// Buttons: press and hold.
+document.querySelectorAll('#buttons button[data-throttle]').forEach((b) => {
+  b.addEventListener('pointerdown', (ev) => {
+    ev.preventDefault();
+    b.setPointerCapture(ev.pointerId);
+    b.classList.add('held');
+    hold(Number(b.dataset.throttle), Number(b.dataset.steer));
+  });
+  for (const end of ['pointerup', 'pointercancel', 'lostpointercapture']) {
+    b.addEventListener(end, release);
+  }
+});
+$('stop').addEventListener('pointerdown', (ev) => {
+  ev.preventDefault();
+  release();
+  client.publish(`${base}/set/drive`, 'stop', { qos: 1 });
+});
+
+// The joystick: up is forward, sideways is steer, both -100..100.
+const pad = $('pad');
+function knob(x, y) {
+  $('knob').style.transform = `translate(${x}px, ${y}px)`;
+}
+function padMove(ev) {
+  const r = pad.getBoundingClientRect();
+  const radius = r.width / 2;
+  let x = ev.clientX - (r.left + radius);
+  let y = ev.clientY - (r.top + radius);
+  const len = Math.hypot(x, y);
+  if (len > radius) { x = x * radius / len; y = y * radius / len; }
+  knob(x, y);
+  hold(-y / radius * 100, x / radius * 100);
+}
+pad.addEventListener('pointerdown', (ev) => {
+  ev.preventDefault();
+  pad.setPointerCapture(ev.pointerId);
+  padMove(ev);
+});
+pad.addEventListener('pointermove', (ev) => {
+  if (pad.hasPointerCapture(ev.pointerId)) padMove(ev);
+});
+for (const end of ['pointerup', 'pointercancel', 'lostpointercapture']) {
+  pad.addEventListener(end, release);
+}
+
+// Keys: arrows or WASD while held, space stops.
+const keys = {
+  ArrowUp: [60, 0], KeyW: [60, 0], ArrowDown: [-60, 0], KeyS: [-60, 0],
+  ArrowLeft: [0, -60], KeyA: [0, -60], ArrowRight: [0, 60], KeyD: [0, 60],
+};
+const down = new Set();
+function keySetpoint() {
+  let t = 0; let s = 0;
+  down.forEach((k) => { t += keys[k][0]; s += keys[k][1]; });
+  if (down.size) hold(t, s); else release();
+}
+window.addEventListener('keydown', (ev) => {
+  if (ev.code === 'Space') { down.clear(); release(); return; }
+  if (!keys[ev.code] || ev.repeat) return;
+  down.add(ev.code);
+  keySetpoint();
+});
+window.addEventListener('keyup', (ev) => {
+  if (down.delete(ev.code)) keySetpoint();
+});
+
+// Leaving the page in any way stops the car.
+function away() { down.clear(); release(); }
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') away();
+});
+window.addEventListener('pagehide', away);
+window.addEventListener('blur', away);
+
+/* ==== Settings ==== */
+
+let sliding = false;
+$('speed').addEventListener('input', () => {
+  sliding = true;
+  $('speed-value').textContent = $('speed').value;
+});
+$('speed').addEventListener('change', () => {
+  sliding = false;
+  client.publish(`${base}/set/speed_limit`, String($('speed').value),
+    { qos: 1 });
+});
+$('estop').addEventListener('click', () => {
+  const on = !(state && state.estop === 'ON');
+  if (on) release();
+  client.publish(`${base}/set/estop`, on ? 'ON' : 'OFF', { qos: 1 });
+});
