@@ -3,7 +3,8 @@
 # install-deps.sh: the Debian packages iotcar needs, and nothing else
 # (Debian 12 or Raspberry Pi OS bookworm), then the npm packages of the web
 # dashboard (MQTT.js, broker/www) and, with --test, of the browser tests
-# (playwright-core, tests/web) from their lock files. Only what is missing
+# (playwright-core, tests/web) and Node-RED (nodered/) from their lock
+# files. Only what is missing
 # or out of date is installed, so a second run costs nothing.
 #
 #   scripts/install-deps.sh          to build and run (the demo)
@@ -62,4 +63,7 @@ npm_ci() {
 	(cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
 }
 npm_ci broker/www
-[ "${1:-}" != --test ] || npm_ci tests/web
+if [ "${1:-}" = --test ]; then
+	npm_ci tests/web
+	npm_ci nodered
+fi
