@@ -57,8 +57,11 @@ fi
 # npm ci DIR: its node_modules exactly as its package-lock.json says, again
 # only when the lock file is newer than what npm installed last.
 npm_ci() {
-	[ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ] ||
+	# (dash's -nt is false when the second file is missing)
+	if [ -e "$1/node_modules/.package-lock.json" ] &&
+		! [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
 		return 0
+	fi
 	echo "install-deps: npm ci in $1"
 	(cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
 }

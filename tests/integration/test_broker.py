@@ -6,6 +6,7 @@ import os
 import ssl
 import subprocess
 import threading
+import urllib.request
 
 import paho.mqtt.client as mqtt
 
@@ -89,12 +90,22 @@ def try_connect(port, user=None, password=None, tls=None, transport="tcp"):
 def test_dev_conf_is_loopback_and_anonymous(env):
     with open(os.path.join(BROKER_DIR, "dev.conf")) as f:
         conf = f.read()
-    port = free_port()
+    port, web = free_port(), free_port()
     conf = rewrite(conf, "listener 1883 127.0.0.1", f"listener {port} 127.0.0.1")
+    # As scripts/demo.sh runs it: the dashboard's folder made absolute.
+    conf = rewrite(conf, "listener 9001 127.0.0.1", f"listener {web} 127.0.0.1")
+    conf = rewrite(conf, "http_dir broker/www",
+                   f"http_dir {os.path.join(BROKER_DIR, 'www')}")
     check("set_tcp_nodelay true" in conf, "dev.conf without set_tcp_nodelay")
     b = Broker(env, port=port, conf=conf)
-    env.brokers.append(b.start())
+    env.brokers.append(b.start(ports=[port, web]))
     check(try_connect(port) == 0, "dev.conf refused an anonymous client")
+    check(try_connect(web, transport="websockets") == 0,
+          "dev.conf's websockets listener refused an anonymous client")
+    with urllib.request.urlopen(f"http://127.0.0.1:{web}/", timeout=5) as r:
+        page = r.read().decode()
+    check(r.status == 200 and "dashboard.js" in page,
+          f"the dashboard is not served: {r.status} {page[:200]}")
 
 
 def test_anonymous_and_wrong_password_refused(env):
