@@ -93,21 +93,27 @@ static void agent_fault(struct agent *a, int err);
 
 /* ==== Publishing ==== */
 
+/* Publish; a failure other than being offline is logged, not fatal. */
+static void agent_publish_to(struct agent *a, const char *topic,
+			     const char *payload, size_t len, int qos,
+			     bool retain)
+{
+	int ret =
+		iotcar_mqtt_publish(a->mqtt, topic, payload, len, qos, retain);
+
+	if (ret && ret != -ENOTCONN)
+		log_warning("publish to %s failed: %s", topic, strerror(-ret));
+}
+
 static void agent_publish(struct agent *a, enum iotcar_topic_kind kind,
 			  const char *payload, int len, int qos, bool retain)
 {
-	int ret;
-
 	if (len < 0) {
 		log_error("cannot format a %s message: %s",
 			  iotcar_topic_suffix(kind), strerror(-len));
 		return;
 	}
-	ret = iotcar_mqtt_publish(a->mqtt, a->topic[kind], payload, (size_t)len,
-				  qos, retain);
-	if (ret && ret != -ENOTCONN)
-		log_warning("publish to %s failed: %s", a->topic[kind],
-			    strerror(-ret));
+	agent_publish_to(a, a->topic[kind], payload, (size_t)len, qos, retain);
 }
 
 static void agent_event(struct agent *a, const struct iotcar_event *ev)
@@ -301,14 +307,11 @@ static void agent_on_sensor(void *ctx, int fd, uint32_t events)
 
 /* ==== Home Assistant discovery ==== */
 
+/* Discovery configs are retained, so Home Assistant finds them later. */
 static void agent_on_ha_config(void *ctx, const char *topic,
 			       const char *payload, size_t len)
 {
-	struct agent *a = ctx;
-	int ret = iotcar_mqtt_publish(a->mqtt, topic, payload, len, 1, true);
-
-	if (ret && ret != -ENOTCONN)
-		log_warning("publish to %s failed: %s", topic, strerror(-ret));
+	agent_publish_to(ctx, topic, payload, len, 1, true);
 }
 
 static void agent_ha_announce(struct agent *a)

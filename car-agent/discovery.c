@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,44 +204,40 @@ int discovery_mode_parse(const char *s, enum discovery_mode *mode)
 	return -EINVAL;
 }
 
-/* "iotcar_<car>": the node id in topics and the device's identifier. */
-static int node_id(const struct discovery_car *car, char *buf, size_t size)
-{
-	int n = snprintf(buf, size, "iotcar_%s", car->id);
+static int discovery_print(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
+/* snprintf into @p buf: 0, or -ENAMETOOLONG when it does not fit. */
+static int discovery_print(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+/* Topics and ids use the node id "iotcar_<car>". */
 static int entity_topic(const struct discovery_car *car, const struct entity *e,
 			char *buf, size_t size)
 {
-	char node[IOTCAR_ID_MAX + 8];
-	int n;
-
-	if (node_id(car, node, sizeof(node)))
-		return -ENAMETOOLONG;
-	n = snprintf(buf, size, "%s/%s/%s/%s/config", car->ha_prefix,
-		     entity_components[e->kind], node, e->object);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	return discovery_print(buf, size, "%s/%s/iotcar_%s/%s/config",
+			       car->ha_prefix, entity_components[e->kind],
+			       car->id, e->object);
 }
 
 static int device_topic(const struct discovery_car *car, char *buf, size_t size)
 {
-	char node[IOTCAR_ID_MAX + 8];
-	int n;
-
-	if (node_id(car, node, sizeof(node)))
-		return -ENAMETOOLONG;
-	n = snprintf(buf, size, "%s/device/%s/config", car->ha_prefix, node);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	return discovery_print(buf, size, "%s/device/iotcar_%s/config",
+			       car->ha_prefix, car->id);
 }
 
 int discovery_status_topic(const struct discovery_car *car, char *buf,
 			   size_t size)
 {
-	int n = snprintf(buf, size, "%s/status", car->ha_prefix);
-
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	return discovery_print(buf, size, "%s/status", car->ha_prefix);
 }
 
 /* Add @p kind's topic of the car under @p key. */
@@ -283,7 +280,7 @@ static bool add_shared(cJSON *o, const struct discovery_car *car)
 	cJSON *ids;
 	cJSON *origin;
 
-	if (node_id(car, node, sizeof(node)))
+	if (discovery_print(node, sizeof(node), "iotcar_%s", car->id))
 		return false;
 	snprintf(name, sizeof(name), "iotcar %s", car->id);
 	snprintf(model, sizeof(model), "RC car (%s)", car->hal);

@@ -117,26 +117,12 @@ static void main_cleanup_done(void *ctx)
 	iotcar_loop_stop(c->loop);
 }
 
-static void main_cleanup_disconnected(void *ctx, const char *reason)
-{
-	(void)ctx;
-	log_warning("broker: %s; retrying", reason);
-}
-
-static void main_cleanup_message(void *ctx, const struct iotcar_mqtt_msg *msg)
-{
-	(void)ctx;
-	(void)msg;
-}
-
 static int main_ha_cleanup(struct iotcar_loop *loop,
 			   const struct agent_settings *s,
 			   const struct iotcar_mqtt_opts *mo)
 {
 	static const struct iotcar_mqtt_handlers handlers = {
 		.connected = main_cleanup_connected,
-		.disconnected = main_cleanup_disconnected,
-		.message = main_cleanup_message,
 	};
 	struct main_cleanup c = {
 		.loop = loop,
