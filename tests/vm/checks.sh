@@ -125,8 +125,10 @@ distance_near() {
 	_last=$(distances | tail -n 1)
 	[ -n "$_last" ] && within "$_last" "$1" $CM_TOL
 }
+# ten_states: ten states (a second of them at 100 ms) since the mark.
+ten_states() { [ "$(distances | wc -l)" -ge 10 ]; }
 # distance_case CM: an echo as wide as CM takes; the reading settles near
-# CM and every state of the following second stays there.
+# CM and the ten states after that stay there.
 distance_case() {
 	_us=$(awk -v cm="$1" 'BEGIN { printf "%d", cm * 58 }')
 	mark
@@ -134,10 +136,9 @@ distance_case() {
 	wait_until 5000 distance_near "$1" ||
 		fail "echo of $_us µs: distance_cm $(distances | tail -n 1), want $1 ± $CM_TOL"
 	mark
-	usleep 1000000
-	_all=$(distances | tr '\n' ' ')
-	[ "$(distances | wc -l)" -ge 5 ] ||
-		fail "echo of $_us µs: only '$_all' in a second of states"
+	wait_until 5000 ten_states ||
+		fail "echo of $_us µs: only '$(distances | tr '\n' ' ')' in 5 s of states"
+	_all=$(distances | head -n 10 | tr '\n' ' ')
 	for _d in $_all; do
 		within "$_d" "$1" $CM_TOL ||
 			fail "echo of $_us µs: distance_cm $_d, want $1 ± $CM_TOL (all: $_all)"
