@@ -37,13 +37,17 @@ cleanup() {
 	wait 2>/dev/null || true
 }
 
-# wait_for_broker PID PORT: until Mosquitto answers on PORT, or gives up.
-wait_for_broker() {
+# wait_up PID WHAT CMD...: run CMD every 0.1 s until it succeeds; give up
+# after 5 s or when process PID has died, saying WHAT.
+wait_up() {
+	pid=$1
+	what=$2
+	shift 2
 	tries=0
-	until mosquitto_pub -h 127.0.0.1 -p "$2" -t iotcar/demo -n 2>/dev/null; do
+	until "$@" 2>/dev/null; do
 		tries=$((tries + 1))
-		if [ $tries -gt 50 ] || ! kill -0 "$1" 2>/dev/null; then
-			echo "demo: mosquitto did not start on port $2" >&2
+		if [ $tries -gt 50 ] || ! kill -0 "$pid" 2>/dev/null; then
+			echo "demo: $what" >&2
 			exit 1
 		fi
 		sleep 0.1
@@ -83,18 +87,12 @@ else
 		>build/demo-broker.conf
 	mosquitto -c build/demo-broker.conf &
 	broker_pid=$!
-	wait_for_broker "$broker_pid" "$port"
+	wait_up "$broker_pid" "mosquitto did not start on port $port" \
+		mosquitto_pub -h 127.0.0.1 -p "$port" -t iotcar/demo -n
 fi
-tries=0
-until nc -z 127.0.0.1 "$wport" 2>/dev/null; do
-	tries=$((tries + 1))
-	if [ $tries -gt 50 ]; then
-		echo "demo: nothing serves the web dashboard on port $wport" \
-			"(IOTCAR_DEMO_WEB_PORT picks another)" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+wait_up "${web_pid:-$broker_pid}" \
+	"nothing serves the web dashboard on port $wport (IOTCAR_DEMO_WEB_PORT picks another)" \
+	nc -z 127.0.0.1 "$wport"
 
 # A retained "online" means a car1 agent is connected right now (a crashed
 # one would have left its "offline" will): two would fight over the id.
