@@ -28,7 +28,6 @@ const client = mqtt.connect(
   { clean: true, reconnectPeriod: 1000, connectTimeout: 5000 });
 
 let state = null;
-let online = false;
 
 function badge(el, on, text) {
   el.textContent = text;
@@ -57,7 +56,6 @@ client.on('message', (topic, payload) => {
 });
 
 function setOnline(on) {
-  online = on;
   badge($('status'), on, on ? 'online' : 'offline');
   document.body.classList.toggle('offline', !on);
   if (!on) release();

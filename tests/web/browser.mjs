@@ -19,6 +19,8 @@
  *   {"cmd":"hide"}                                the page becomes hidden
  *   {"cmd":"eval","js":"document.body.scrollWidth"} -> {"value":...}
  *   {"cmd":"screenshot","path":"..."}
+ *   {"cmd":"errors"}                              -> {"errors":[...]} the page's
+ *                                                 uncaught errors and console errors
  *   {"cmd":"close"}                               close the page
  *   {"cmd":"quit"}
  */
