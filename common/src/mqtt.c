@@ -1,87 +1,44 @@
 // SPDX-License-Identifier: MIT
 /*
- * mqtt.c: the Paho MQTTAsync wrapper of mqtt.h, and the only file that
- * includes <MQTTAsync.h>. Paho's callbacks run on Paho's threads: they copy
- * the event into a queue, wake the loop through an eventfd and return; the
- * loop's thread does everything else.
+ * mqtt.c: the Paho MQTTAsync client of the wrapper (mqtt.h), and the only
+ * file that includes <MQTTAsync.h>. Paho's callbacks run on Paho's threads:
+ * they copy the event into the inbox (mqtt_inbox.c), which wakes the loop,
+ * and return; the loop's thread does everything else.
  */
 #include "iotcar/mqtt.h"
 
 #include <MQTTAsync.h>
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "iotcar/log.h"
-#include "iotcar/text.h"
+#include "mqtt_int.h"
 
-#define MQTT_HOST_MAX 256
-#define MQTT_REASON_MAX 200
 #define MQTT_CONNECT_TIMEOUT_S 5
 /* Paho's own command queue; it applies while connected too. */
 #define MQTT_PAHO_BUFFERED_MAX 4096
-/* QoS 1 publishes in flight when the broker sets no Receive Maximum. */
-#define MQTT_WINDOW_MAX 64
 /*
- * Paho 1.3.12's receive thread naps 100 ms whenever a second passes with
- * nothing to read, and a message arriving then waits: measured, 1 in 20
- * first commands after a pause took 70-85 ms. A message to ourselves
- * every half second of silence keeps it from ever timing out.
+ * Paho's receive thread naps 100 ms whenever a second passes with nothing
+ * to read (every release up to 1.3.15), and a message arriving then waits:
+ * measured, 1 in 20 first commands after a pause took 70-85 ms. A message
+ * to ourselves every half second of silence keeps it from ever timing out.
  */
 #define MQTT_WAKE_MS 500
 #define MQTT_WAKE_PREFIX "$iotcar/wake/"
 /* Sent on the wake topic at QoS 1 after connecting: see synced in mqtt.h. */
 #define MQTT_SYNC_MARK "sync"
 
-enum mqtt_ev_type {
-	MQTT_EV_CONNECTED,
-	MQTT_EV_CONNECT_FAILED,
-	MQTT_EV_LOST,
-	MQTT_EV_MESSAGE,
-	MQTT_EV_SYNCED,
-};
-
-struct mqtt_event {
-	struct mqtt_event *next;
-	enum mqtt_ev_type type;
-	/* MQTT_EV_CONNECTED: the broker's Receive Maximum, or 0. */
-	int receive_max;
-	struct iotcar_mqtt_msg msg;
-	char reason[MQTT_REASON_MAX];
-	/* Topic, payload, response topic and correlation data, in a row. */
-	char data[];
-};
-
-/* A QoS 1 publish waiting for a slot in the broker's in-flight window. */
-struct mqtt_out {
-	struct mqtt_out *next;
-	int qos;
-	bool retain;
-	size_t len;
-	size_t correlation_len;
-	/* Payload, correlation data, then the topic's NUL-terminated text. */
-	char *payload;
-	char *correlation;
-	char *topic;
-	char data[];
-};
-
 struct iotcar_mqtt {
 	struct iotcar_loop *loop;
 	struct iotcar_mqtt_handlers handlers;
 	void *ctx;
 	MQTTAsync client;
-	int evfd;
+	struct mqtt_inbox inbox;
+	struct mqtt_window window;
 	struct iotcar_timer *retry;
 	struct iotcar_timer *wake;
 	/* $iotcar/wake/<client id>: '#' subscriptions never see '$' topics. */
@@ -122,169 +79,14 @@ struct iotcar_mqtt {
 	/* Shared with Paho's threads, under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct mqtt_event *head;
-	struct mqtt_event *tail;
-	size_t queued;
-	uint64_t dropped;
 	bool disconnect_done;
 	/* Wake messages that came back since connecting. */
 	int wakes_seen;
-	/* QoS 1/2 publishes handed to Paho and not acknowledged yet. */
-	int inflight;
-	/*
-	 * How many the broker lets us have in flight (its Receive Maximum).
-	 * Paho 1.3.12 stalls up to a second whenever its own window fills
-	 * (fixed upstream in 1.4, PR #1457), so it is never given more.
-	 */
-	int window;
-	/* QoS 1/2 publishes waiting for a free slot, oldest first. */
-	struct mqtt_out *out_head;
-	struct mqtt_out *out_tail;
-	size_t out_count;
 	char ssl_error[MQTT_REASON_MAX];
 	/* Topics of the last subscribe, to name refusals. */
 	char **sub_topics;
 	size_t sub_count;
 };
-
-/* ==== URI ==== */
-
-/* Split tcp://host:port / ssl://[v6]:port into its parts. */
-static int mqtt_uri_parse(const char *uri, bool *tls, char *host,
-			  size_t hostsize, char *port, size_t portsize)
-{
-	const char *rest;
-	const char *colon;
-	const char *end;
-	size_t hlen;
-	long p;
-
-	if (!strncmp(uri, "tcp://", 6)) {
-		*tls = false;
-		rest = uri + 6;
-	} else if (!strncmp(uri, "ssl://", 6)) {
-		*tls = true;
-		rest = uri + 6;
-	} else {
-		return -EINVAL;
-	}
-	if (*rest == '[') {
-		end = strchr(rest, ']');
-		if (!end)
-			return -EINVAL;
-		rest++;
-		colon = end[1] == ':' ? end + 1 : NULL;
-		if (end[1] && !colon)
-			return -EINVAL;
-	} else {
-		colon = strrchr(rest, ':');
-		end = colon ? colon : rest + strlen(rest);
-	}
-	hlen = (size_t)(end - rest);
-	if (hlen == 0 || hlen >= hostsize || memchr(rest, '/', hlen))
-		return -EINVAL;
-	memcpy(host, rest, hlen);
-	host[hlen] = '\0';
-	if (!colon) {
-		snprintf(port, portsize, "%s", *tls ? "8883" : "1883");
-		return 0;
-	}
-	if (iotcar_parse_long(colon + 1, 1, 65535, &p))
-		return -EINVAL;
-	snprintf(port, portsize, "%ld", p);
-	return 0;
-}
-
-bool iotcar_mqtt_uri_is_valid(const char *uri)
-{
-	char host[MQTT_HOST_MAX];
-	char port[8];
-	bool tls;
-
-	return uri && mqtt_uri_parse(uri, &tls, host, sizeof(host), port,
-				     sizeof(port)) == 0;
-}
-
-int iotcar_mqtt_opts_from_settings(const struct iotcar_common_settings *s,
-				   const char *client_id,
-				   struct iotcar_mqtt_opts *opts,
-				   char *password, size_t pwsize, char *err,
-				   size_t errlen)
-{
-	int ret;
-
-	memset(opts, 0, sizeof(*opts));
-	if (!iotcar_mqtt_uri_is_valid(s->broker)) {
-		snprintf(err, errlen,
-			 "--broker: '%.60s' is not tcp://host[:port] or "
-			 "ssl://host[:port]",
-			 s->broker);
-		return -EINVAL;
-	}
-	if (s->password_file) {
-		ret = iotcar_read_line(s->password_file, password, pwsize);
-		if (ret) {
-			snprintf(err, errlen, "--password-file: %s: %s",
-				 s->password_file,
-				 ret == -ENODATA ? "empty" : strerror(-ret));
-			return ret;
-		}
-		opts->password = password;
-	}
-	if ((s->cert == NULL) != (s->key == NULL)) {
-		snprintf(err, errlen, "--cert and --key go together");
-		return -EINVAL;
-	}
-	opts->uri = s->broker;
-	opts->client_id = s->client_id ? s->client_id : client_id;
-	opts->username = s->username;
-	opts->cafile = s->cafile;
-	opts->cert = s->cert;
-	opts->key = s->key;
-	opts->keepalive_s = s->keepalive_s;
-	opts->reconnect_min_ms = s->reconnect_min_ms;
-	opts->reconnect_max_ms = s->reconnect_max_ms;
-	return 0;
-}
-
-/* ==== The queue Paho's threads fill ==== */
-
-static void mqtt_push(struct iotcar_mqtt *m, struct mqtt_event *ev)
-{
-	uint64_t one = 1;
-	bool drop = false;
-
-	pthread_mutex_lock(&m->lock);
-	if (ev->type == MQTT_EV_MESSAGE && m->queued >= IOTCAR_MQTT_QUEUE_MAX) {
-		m->dropped++;
-		drop = true;
-	} else {
-		ev->next = NULL;
-		if (m->tail)
-			m->tail->next = ev;
-		else
-			m->head = ev;
-		m->tail = ev;
-		m->queued++;
-	}
-	pthread_mutex_unlock(&m->lock);
-	if (drop) {
-		free(ev);
-		return;
-	}
-	if (write(m->evfd, &one, sizeof(one)) < 0) {
-		/* The counter is already non-zero: the loop will wake. */
-	}
-}
-
-static struct mqtt_event *mqtt_event_new(enum mqtt_ev_type type, size_t extra)
-{
-	struct mqtt_event *ev = calloc(1, sizeof(*ev) + extra);
-
-	if (ev)
-		ev->type = type;
-	return ev;
-}
 
 static void mqtt_push_status(struct iotcar_mqtt *m, enum mqtt_ev_type type,
 			     const char *reason)
@@ -296,7 +98,7 @@ static void mqtt_push_status(struct iotcar_mqtt *m, enum mqtt_ev_type type,
 		return;
 	}
 	snprintf(ev->reason, sizeof(ev->reason), "%s", reason ? reason : "");
-	mqtt_push(m, ev);
+	mqtt_inbox_push(&m->inbox, ev);
 }
 
 /* ==== Paho callbacks (Paho's threads: copy, queue, wake, return) ==== */
@@ -335,14 +137,12 @@ static int paho_message(void *context, char *topic, int topic_len,
 		pthread_mutex_unlock(&m->lock);
 		if (plen == strlen(MQTT_SYNC_MARK) &&
 		    !memcmp(msg->payload, MQTT_SYNC_MARK, plen))
-			mqtt_push_status(m, MQTT_EV_SYNCED, NULL);
+			mqtt_push_status(m, MQTT_EV_SUBSCRIBED, NULL);
 		goto out;
 	}
 	ev = mqtt_event_new(MQTT_EV_MESSAGE, tlen + copy + rtlen + cdlen + 3);
 	if (!ev) {
-		pthread_mutex_lock(&m->lock);
-		m->dropped++;
-		pthread_mutex_unlock(&m->lock);
+		mqtt_inbox_count_drop(&m->inbox);
 		goto out;
 	}
 	p = ev->data;
@@ -369,7 +169,7 @@ static int paho_message(void *context, char *topic, int topic_len,
 	ev->msg.oversize = oversize;
 	ev->msg.qos = msg->qos;
 	ev->msg.retained = msg->retained != 0;
-	mqtt_push(m, ev);
+	mqtt_inbox_push(&m->inbox, ev);
 out:
 	MQTTAsync_freeMessage(&msg);
 	MQTTAsync_free(topic);
@@ -395,6 +195,7 @@ static void paho_disconnected(void *context, MQTTProperties *props,
 
 static void paho_connect_ok(void *context, MQTTAsync_successData5 *resp)
 {
+	struct iotcar_mqtt *m = context;
 	struct mqtt_event *ev = mqtt_event_new(MQTT_EV_CONNECTED, 0);
 	int rm = MQTTProperties_getNumericValue(
 		&resp->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
@@ -404,7 +205,7 @@ static void paho_connect_ok(void *context, MQTTAsync_successData5 *resp)
 		return;
 	}
 	ev->receive_max = rm > 0 ? rm : 0;
-	mqtt_push(context, ev);
+	mqtt_inbox_push(&m->inbox, ev);
 }
 
 static void paho_connect_failed(void *context, MQTTAsync_failureData5 *resp)
@@ -474,19 +275,13 @@ static void paho_subscribe_failed(void *context, MQTTAsync_failureData5 *resp)
 			  : MQTTAsync_strerror(resp->code));
 }
 
+/* A QoS 1 publish left the window: the loop sends what waits for it. */
 static void paho_publish_done(struct iotcar_mqtt *m)
 {
 	uint64_t one = 1;
-	bool waiting;
 
-	pthread_mutex_lock(&m->lock);
-	if (m->inflight > 0)
-		m->inflight--;
-	waiting = m->out_count > 0;
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->lock);
-	/* A slot is free: the loop hands Paho the next queued publish. */
-	if (waiting && write(m->evfd, &one, sizeof(one)) < 0) {
+	if (mqtt_window_leave(&m->window) &&
+	    write(m->inbox.evfd, &one, sizeof(one)) < 0) {
 		/* Already signalled. */
 	}
 }
@@ -541,106 +336,6 @@ static void paho_disconnect_failed(void *context, MQTTAsync_failureData5 *resp)
 {
 	(void)resp;
 	paho_disconnect_done(context);
-}
-
-/* ==== TCP_NODELAY ==== */
-
-static bool mqtt_same_peer(const struct sockaddr_storage *peer,
-			   const struct addrinfo *ai)
-{
-	if (peer->ss_family != ai->ai_family)
-		return false;
-	if (peer->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)peer;
-		const struct sockaddr_in *b = (const void *)ai->ai_addr;
-
-		return a->sin_port == b->sin_port &&
-		       a->sin_addr.s_addr == b->sin_addr.s_addr;
-	}
-	if (peer->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const void *)peer;
-		const struct sockaddr_in6 *b = (const void *)ai->ai_addr;
-
-		return a->sin6_port == b->sin6_port &&
-		       !memcmp(&a->sin6_addr, &b->sin6_addr,
-			       sizeof(a->sin6_addr));
-	}
-	return false;
-}
-
-static uint16_t mqtt_peer_port(const struct sockaddr_storage *peer)
-{
-	if (peer->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)(const void *)peer)
-				     ->sin_port);
-	if (peer->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)(const void *)peer)
-				     ->sin6_port);
-	return 0;
-}
-
-/*
- * Does this fd look like our broker connection? By address and port when the
- * broker's host is a literal address; by port alone for a host name, so that
- * no DNS lookup ever blocks the loop. A false match only gives some other TCP
- * socket of ours TCP_NODELAY, which every iotcar program wants anyway.
- */
-static bool mqtt_is_broker_fd(int fd, const struct addrinfo *addrs,
-			      uint16_t port)
-{
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-	int type;
-	socklen_t tlen = sizeof(type);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
-	    type != SOCK_STREAM)
-		return false;
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
-		return false;
-	if (!addrs)
-		return mqtt_peer_port(&peer) == port;
-	for (const struct addrinfo *ai = addrs; ai; ai = ai->ai_next) {
-		if (mqtt_same_peer(&peer, ai))
-			return true;
-	}
-	return false;
-}
-
-static void mqtt_set_nodelay(struct iotcar_mqtt *m)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *addrs = NULL;
-	struct dirent *de;
-	int found = 0;
-	int one = 1;
-	long port = 0;
-	DIR *dir;
-
-	if (getaddrinfo(m->host, m->port, &hints, &addrs) != 0)
-		addrs = NULL;
-	iotcar_parse_long(m->port, 1, 65535, &port);
-	dir = opendir("/proc/self/fd");
-	if (!dir)
-		goto out;
-	while ((de = readdir(dir)) != NULL) {
-		long fd;
-
-		if (iotcar_parse_long(de->d_name, 0, 1 << 30, &fd) ||
-		    fd == dirfd(dir) ||
-		    !mqtt_is_broker_fd((int)fd, addrs, (uint16_t)port))
-			continue;
-		if (setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one,
-			       sizeof(one)) == 0)
-			found++;
-	}
-	closedir(dir);
-out:
-	if (!found)
-		log_warning("mqtt: broker socket not found; TCP_NODELAY not "
-			    "set, expect ~40 ms delays");
-	freeaddrinfo(addrs);
 }
 
 /* ==== Connecting ==== */
@@ -701,15 +396,14 @@ static void mqtt_schedule_retry(struct iotcar_mqtt *m)
 							: m->retry_ms * 2;
 }
 
-static void mqtt_flush_out(struct iotcar_mqtt *m);
-static void mqtt_drop_out(struct iotcar_mqtt *m);
+static int mqtt_send(struct iotcar_mqtt *m, const char *topic,
+		     const void *payload, size_t len, int qos, bool retain,
+		     const void *correlation, size_t correlation_len);
 static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
 		       const void *payload, size_t len, int qos, bool retain,
 		       const void *correlation, size_t correlation_len,
 		       const char *response_topic);
-static int mqtt_send(struct iotcar_mqtt *m, const char *topic,
-		     const void *payload, size_t len, int qos, bool retain,
-		     const void *correlation, size_t correlation_len);
+static void mqtt_flush_window(struct iotcar_mqtt *m);
 
 static void mqtt_on_wake_timer(void *ctx)
 {
@@ -755,17 +449,16 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 {
 	switch (ev->type) {
 	case MQTT_EV_CONNECTED:
-		mqtt_drop_out(m);
-		m->window =
-			ev->receive_max > 0 && ev->receive_max < MQTT_WINDOW_MAX
-				? ev->receive_max
-				: MQTT_WINDOW_MAX;
+		mqtt_window_reset(&m->window, ev->receive_max);
 		m->attempting = false;
 		m->connected = true;
 		m->retry_ms = m->retry_min_ms;
 		m->failures = 0;
 		m->last_failure[0] = '\0';
-		mqtt_set_nodelay(m);
+		if (!mqtt_nodelay_set(m->host, m->port))
+			log_warning("mqtt: broker socket not found; "
+				    "TCP_NODELAY not set, expect ~40 ms "
+				    "delays");
 		m->last_rx_ms = iotcar_clock_ms();
 		m->wakes_sent = 0;
 		pthread_mutex_lock(&m->lock);
@@ -795,38 +488,31 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 			break;
 		m->connected = false;
 		iotcar_timer_stop(m->wake);
-		mqtt_drop_out(m);
+		mqtt_window_reset(&m->window, 0);
 		log_warning("mqtt: lost %s: %s", m->uri, ev->reason);
 		m->retry_ms = m->retry_min_ms;
 		mqtt_schedule_retry(m);
 		if (m->handlers.disconnected)
 			m->handlers.disconnected(m->ctx, ev->reason);
 		break;
-	case MQTT_EV_SYNCED:
+	case MQTT_EV_SUBSCRIBED:
 		if (m->connected && m->handlers.synced)
 			m->handlers.synced(m->ctx);
 		break;
 	case MQTT_EV_MESSAGE:
+	case MQTT_EV_OVERLOAD:
 		break;
 	}
 }
 
-/* The eventfd woke us: take the whole queue and dispatch it in order. */
-static void mqtt_on_wake(void *ctx, int fd, uint32_t events)
+/* The inbox woke us: take all it holds and dispatch it in order. */
+static void mqtt_on_inbox(void *ctx, int fd, uint32_t events)
 {
 	struct iotcar_mqtt *m = ctx;
-	struct mqtt_event *ev;
-	uint64_t count;
+	struct mqtt_event *ev = mqtt_inbox_take(&m->inbox);
 
+	(void)fd;
 	(void)events;
-	if (read(fd, &count, sizeof(count)) < 0) {
-		/* EAGAIN: a previous wake took everything. */
-	}
-	pthread_mutex_lock(&m->lock);
-	ev = m->head;
-	m->head = m->tail = NULL;
-	m->queued = 0;
-	pthread_mutex_unlock(&m->lock);
 	while (ev) {
 		struct mqtt_event *next = ev->next;
 
@@ -839,10 +525,10 @@ static void mqtt_on_wake(void *ctx, int fd, uint32_t events)
 		} else {
 			mqtt_handle_status(m, ev);
 		}
-		free(ev);
+		mqtt_event_free(&m->inbox, ev);
 		ev = next;
 	}
-	mqtt_flush_out(m);
+	mqtt_flush_window(m);
 }
 
 /* ==== Public API ==== */
@@ -892,6 +578,18 @@ static char *mqtt_wake_topic(const char *client_id)
 	return t;
 }
 
+/* The version of the Paho library loaded, "1.3.12"; "" when it says none. */
+static const char *mqtt_paho_version(void)
+{
+	MQTTAsync_nameValue *v = MQTTAsync_getVersionInfo();
+
+	for (; v && v->name; v++) {
+		if (!strcmp(v->name, "Version"))
+			return v->value;
+	}
+	return "";
+}
+
 static int mqtt_create_client(struct iotcar_mqtt *m)
 {
 	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
@@ -912,33 +610,48 @@ static int mqtt_create_client(struct iotcar_mqtt *m)
 	return 0;
 }
 
+static int mqtt_init_sync(struct iotcar_mqtt *m)
+{
+	pthread_condattr_t attr;
+	int ret;
+
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	ret = pthread_cond_init(&m->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	return -ret;
+}
+
 struct iotcar_mqtt *iotcar_mqtt_new(struct iotcar_loop *loop,
 				    const struct iotcar_mqtt_opts *opts,
 				    const struct iotcar_mqtt_handlers *handlers,
 				    void *ctx)
 {
 	struct iotcar_mqtt *m = calloc(1, sizeof(*m));
+	const char *version = mqtt_paho_version();
 
 	if (!m)
 		return NULL;
+	m->inbox.evfd = -1;
 	m->loop = loop;
 	m->handlers = *handlers;
 	m->ctx = ctx;
-	m->evfd = -1;
-	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->cond, NULL);
-	if (mqtt_copy_opts(m, opts))
+	if (mqtt_init_sync(m) || mqtt_inbox_init(&m->inbox) ||
+	    mqtt_window_init(&m->window, mqtt_window_is_needed(version)) ||
+	    mqtt_copy_opts(m, opts))
 		goto err;
+	log_debug("mqtt: Paho %s%s", version,
+		  m->window.limit ? ", QoS 1 publishes kept within the "
+				    "broker's window"
+				  : "");
 	if (!m->uri || !m->client_id ||
 	    mqtt_uri_parse(m->uri, &m->tls, m->host, sizeof(m->host), m->port,
 			   sizeof(m->port))) {
 		errno = EINVAL;
 		goto err;
 	}
-	m->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (m->evfd < 0)
-		goto err;
-	if (iotcar_loop_add_fd(loop, m->evfd, EPOLLIN, mqtt_on_wake, m))
+	if (iotcar_loop_add_fd(loop, m->inbox.evfd, EPOLLIN, mqtt_on_inbox, m))
 		goto err;
 	m->retry = iotcar_timer_new(loop, mqtt_on_retry, m);
 	m->wake = iotcar_timer_new(loop, mqtt_on_wake_timer, m);
@@ -1072,7 +785,7 @@ static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
 	MQTTProperties_free(&msg.properties);
 out:
 	if (rc != MQTTASYNC_SUCCESS && qos > 0)
-		paho_publish_done(m);
+		mqtt_window_leave(&m->window);
 	switch (rc) {
 	case MQTTASYNC_SUCCESS:
 		return 0;
@@ -1086,78 +799,20 @@ out:
 	}
 }
 
-static struct mqtt_out *mqtt_out_new(const char *topic, const void *payload,
-				     size_t len, int qos, bool retain,
-				     const void *correlation,
-				     size_t correlation_len)
+/* Hand Paho the publishes held back while the window has room. */
+static void mqtt_flush_window(struct iotcar_mqtt *m)
 {
-	size_t tlen = strlen(topic);
-	struct mqtt_out *o =
-		malloc(sizeof(*o) + len + correlation_len + tlen + 1);
+	struct mqtt_out *o;
 
-	if (!o)
-		return NULL;
-	o->next = NULL;
-	o->qos = qos;
-	o->retain = retain;
-	o->len = len;
-	o->correlation_len = correlation_len;
-	o->payload = o->data;
-	o->correlation = correlation ? o->data + len : NULL;
-	o->topic = o->data + len + correlation_len;
-	if (len)
-		memcpy(o->payload, payload, len);
-	if (correlation_len)
-		memcpy(o->correlation, correlation, correlation_len);
-	memcpy(o->topic, topic, tlen + 1);
-	return o;
-}
+	while (m->connected && (o = mqtt_window_next(&m->window))) {
+		int ret = mqtt_submit(m, o->topic, o->payload, o->len, o->qos,
+				      o->retain, o->correlation,
+				      o->correlation_len, NULL);
 
-/* Hand Paho queued publishes while the window has room. */
-static void mqtt_flush_out(struct iotcar_mqtt *m)
-{
-	for (;;) {
-		struct mqtt_out *o;
-		int ret;
-
-		pthread_mutex_lock(&m->lock);
-		o = m->out_head;
-		if (!m->connected || !o || m->inflight >= m->window) {
-			pthread_mutex_unlock(&m->lock);
-			return;
-		}
-		m->out_head = o->next;
-		if (!m->out_head)
-			m->out_tail = NULL;
-		m->out_count--;
-		m->inflight++;
-		pthread_mutex_unlock(&m->lock);
-		ret = mqtt_submit(m, o->topic, o->payload, o->len, o->qos,
-				  o->retain, o->correlation, o->correlation_len,
-				  NULL);
 		if (ret)
 			log_debug("mqtt: publish to %s failed: %s", o->topic,
 				  strerror(-ret));
 		free(o);
-	}
-}
-
-/* Forget queued publishes: a new or lost session owes us nothing. */
-static void mqtt_drop_out(struct iotcar_mqtt *m)
-{
-	struct mqtt_out *o;
-
-	pthread_mutex_lock(&m->lock);
-	o = m->out_head;
-	m->out_head = m->out_tail = NULL;
-	m->out_count = 0;
-	m->inflight = 0;
-	pthread_mutex_unlock(&m->lock);
-	while (o) {
-		struct mqtt_out *next = o->next;
-
-		free(o);
-		o = next;
 	}
 }
 
@@ -1171,34 +826,12 @@ static int mqtt_send(struct iotcar_mqtt *m, const char *topic,
 		return -ENOTCONN;
 	if (len > IOTCAR_MQTT_PAYLOAD_MAX || qos < 0 || qos > 2)
 		return -EINVAL;
-	if (qos == 0)
+	if (qos == 0 || mqtt_window_enter(&m->window) == 0)
 		return mqtt_submit(m, topic, payload, len, qos, retain,
 				   correlation, correlation_len, NULL);
-	pthread_mutex_lock(&m->lock);
-	if (!m->out_head && m->inflight < m->window) {
-		m->inflight++;
-		pthread_mutex_unlock(&m->lock);
-		return mqtt_submit(m, topic, payload, len, qos, retain,
-				   correlation, correlation_len, NULL);
-	}
-	if (m->out_count >= IOTCAR_MQTT_OUT_MAX) {
-		pthread_mutex_unlock(&m->lock);
-		return -ENOBUFS;
-	}
-	pthread_mutex_unlock(&m->lock);
 	o = mqtt_out_new(topic, payload, len, qos, retain, correlation,
 			 correlation_len);
-	if (!o)
-		return -ENOMEM;
-	pthread_mutex_lock(&m->lock);
-	if (m->out_tail)
-		m->out_tail->next = o;
-	else
-		m->out_head = o;
-	m->out_tail = o;
-	m->out_count++;
-	pthread_mutex_unlock(&m->lock);
-	return 0;
+	return o ? mqtt_window_hold(&m->window, o) : -ENOMEM;
 }
 
 int iotcar_mqtt_publish(struct iotcar_mqtt *m, const char *topic,
@@ -1231,12 +864,7 @@ int iotcar_mqtt_request(struct iotcar_mqtt *m, const char *topic,
 
 uint64_t iotcar_mqtt_dropped(struct iotcar_mqtt *m)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&m->lock);
-	n = m->dropped;
-	pthread_mutex_unlock(&m->lock);
-	return n;
+	return mqtt_inbox_dropped(&m->inbox);
 }
 
 int iotcar_mqtt_stop(struct iotcar_mqtt *m, int timeout_ms)
@@ -1244,7 +872,7 @@ int iotcar_mqtt_stop(struct iotcar_mqtt *m, int timeout_ms)
 	MQTTAsync_disconnectOptions d =
 		MQTTAsync_disconnectOptions_initializer5;
 	struct timespec deadline;
-	int ret = 0;
+	int ret;
 
 	if (m->stopped)
 		return 0;
@@ -1255,27 +883,15 @@ int iotcar_mqtt_stop(struct iotcar_mqtt *m, int timeout_ms)
 		iotcar_timer_stop(m->wake);
 	if (!m->client || !MQTTAsync_isConnected(m->client))
 		return 0;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	mqtt_deadline(&deadline, timeout_ms);
 	/*
 	 * Paho re-checks a disconnect that waits for acknowledgements only
 	 * every 3 s; so wait for them here, then disconnect at once.
 	 */
-	pthread_mutex_lock(&m->lock);
-	while ((m->inflight > 0 || m->out_head) && ret == 0) {
-		pthread_mutex_unlock(&m->lock);
-		mqtt_flush_out(m);
-		pthread_mutex_lock(&m->lock);
-		if (m->inflight == 0)
-			break;
-		ret = pthread_cond_timedwait(&m->cond, &m->lock, &deadline);
-	}
-	pthread_mutex_unlock(&m->lock);
+	do {
+		mqtt_flush_window(m);
+		ret = mqtt_window_wait_idle(&m->window, &deadline);
+	} while (ret == -EAGAIN);
 	d.timeout = 0;
 	d.onSuccess5 = paho_disconnect_ok;
 	d.onFailure5 = paho_disconnect_failed;
@@ -1293,8 +909,6 @@ int iotcar_mqtt_stop(struct iotcar_mqtt *m, int timeout_ms)
 
 void iotcar_mqtt_free(struct iotcar_mqtt *m)
 {
-	struct mqtt_event *ev;
-
 	if (!m)
 		return;
 	if (m->client) {
@@ -1305,17 +919,10 @@ void iotcar_mqtt_free(struct iotcar_mqtt *m)
 	iotcar_timer_free(m->retry);
 	iotcar_timer_free(m->wake);
 	free(m->wake_topic);
-	if (m->evfd >= 0) {
-		iotcar_loop_del_fd(m->loop, m->evfd);
-		close(m->evfd);
-	}
-	for (ev = m->head; ev;) {
-		struct mqtt_event *next = ev->next;
-
-		free(ev);
-		ev = next;
-	}
-	mqtt_drop_out(m);
+	if (m->inbox.evfd >= 0)
+		iotcar_loop_del_fd(m->loop, m->inbox.evfd);
+	mqtt_inbox_cleanup(&m->inbox);
+	mqtt_window_cleanup(&m->window);
 	mqtt_free_sub_topics(m);
 	free(m->uri);
 	free(m->client_id);

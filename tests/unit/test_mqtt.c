@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_mqtt.c: the Paho-free parts of the MQTT wrapper — the inbox's drop
+ * policy (the oldest droppable message goes, a kept one never does; past
+ * its budget an overload marker takes its place), the QoS 1 window and the
+ * Paho releases that need it, broker URIs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iotcar/text.h"
+#include "mqtt_int.h"
+#include "test.h"
+
+/* A message event whose topic is its number, kept or droppable. */
+static struct mqtt_event *message(int n, bool keep)
+{
+	struct mqtt_event *ev = mqtt_event_new(MQTT_EV_MESSAGE, 16);
+
+	snprintf(ev->data, 16, "%d", n);
+	ev->msg.topic = ev->data;
+	ev->keep = keep;
+	return ev;
+}
+
+static int number(const struct mqtt_event *ev)
+{
+	long n = -2;
+
+	iotcar_parse_long(ev->msg.topic, 0, 1 << 30, &n);
+	return (int)n;
+}
+
+/* Take everything and free it; how many, and the numbers in order. */
+static size_t take_all(struct mqtt_inbox *q, int *numbers, size_t max)
+{
+	struct mqtt_event *ev = mqtt_inbox_take(q);
+	size_t n = 0;
+
+	while (ev) {
+		struct mqtt_event *next = ev->next;
+
+		if (n < max)
+			numbers[n] =
+				ev->type == MQTT_EV_OVERLOAD ? -1 : number(ev);
+		n++;
+		mqtt_event_free(q, ev);
+		ev = next;
+	}
+	return n;
+}
+
+static void inbox_keeps_order(void)
+{
+	struct mqtt_inbox q;
+	int got[4];
+
+	CHECK_INT(mqtt_inbox_init(&q), 0);
+	mqtt_inbox_push(&q, message(1, false));
+	mqtt_inbox_push(&q, message(2, true));
+	mqtt_inbox_push(&q, message(3, false));
+	CHECK_INT(take_all(&q, got, 4), 3);
+	CHECK_INT(got[0], 1);
+	CHECK_INT(got[1], 2);
+	CHECK_INT(got[2], 3);
+	CHECK_INT(mqtt_inbox_dropped(&q), 0);
+	mqtt_inbox_cleanup(&q);
+}
+
+static void inbox_drops_oldest_droppable_never_a_kept_one(void)
+{
+	struct mqtt_inbox q;
+	int *got = calloc(MQTT_INBOX_DROPPABLE_MAX + 10, sizeof(int));
+	size_t n;
+
+	CHECK_INT(mqtt_inbox_init(&q), 0);
+	/* A flood of drive commands with an e-stop in its middle. */
+	for (int i = 0; i < MQTT_INBOX_DROPPABLE_MAX + 100; i++)
+		mqtt_inbox_push(&q, message(i, i == 50));
+	CHECK_INT(mqtt_inbox_dropped(&q), 99);
+	n = take_all(&q, got, MQTT_INBOX_DROPPABLE_MAX + 10);
+	CHECK_INT(n, MQTT_INBOX_DROPPABLE_MAX + 1);
+	/* The e-stop survived, first now; the oldest commands went. */
+	CHECK_INT(got[0], 50);
+	CHECK_INT(got[1], 100);
+	CHECK_INT(got[n - 1], MQTT_INBOX_DROPPABLE_MAX + 99);
+	/* Taking empties the budget. */
+	mqtt_inbox_push(&q, message(7, false));
+	CHECK_INT(take_all(&q, got, 1), 1);
+	CHECK_INT(mqtt_inbox_dropped(&q), 99);
+	free(got);
+	mqtt_inbox_cleanup(&q);
+}
+
+static void inbox_overload_takes_the_place_of_a_kept_message(void)
+{
+	struct mqtt_inbox q;
+	size_t fit = MQTT_INBOX_KEEP_BYTES / (sizeof(struct mqtt_event) + 16);
+	int *got = calloc(fit + 10, sizeof(int));
+	size_t n;
+
+	CHECK_INT(mqtt_inbox_init(&q), 0);
+	for (size_t i = 0; i < fit + 3; i++)
+		mqtt_inbox_push(&q, message((int)i, true));
+	mqtt_inbox_push(&q, message(99999, false));
+	CHECK_INT(mqtt_inbox_overloaded(&q), 3);
+	n = take_all(&q, got, fit + 10);
+	/* Every kept message that fit, one marker for the three that did
+	 * not, in their place, then what came after. */
+	CHECK_INT(n, fit + 2);
+	CHECK_INT(got[fit - 1], (int)fit - 1);
+	CHECK_INT(got[fit], -1);
+	CHECK_INT(got[fit + 1], 99999);
+	/* Freed, the marker can be queued again. */
+	for (size_t i = 0; i < fit + 1; i++)
+		mqtt_inbox_push(&q, message((int)i, true));
+	n = take_all(&q, got, fit + 10);
+	CHECK_INT(got[n - 1], -1);
+	free(got);
+	mqtt_inbox_cleanup(&q);
+}
+
+static void window_needed_before_paho_1_3_14(void)
+{
+	CHECK(mqtt_window_is_needed("1.3.12"));
+	CHECK(mqtt_window_is_needed("1.3.13"));
+	CHECK(mqtt_window_is_needed("1.2.99"));
+	CHECK(!mqtt_window_is_needed("1.3.14"));
+	CHECK(!mqtt_window_is_needed("1.3.15"));
+	CHECK(!mqtt_window_is_needed("1.4.0"));
+	CHECK(!mqtt_window_is_needed("2.0.0"));
+	/* What cannot be read is treated as old. */
+	CHECK(mqtt_window_is_needed(""));
+	CHECK(mqtt_window_is_needed("1.3"));
+	CHECK(mqtt_window_is_needed("one.three"));
+}
+
+static void window_holds_back_past_receive_maximum(void)
+{
+	struct mqtt_window w;
+	struct mqtt_out *o;
+
+	CHECK_INT(mqtt_window_init(&w, true), 0);
+	mqtt_window_reset(&w, 2);
+	CHECK_INT(mqtt_window_enter(&w), 0);
+	CHECK_INT(mqtt_window_enter(&w), 0);
+	CHECK_INT(mqtt_window_enter(&w), -EAGAIN);
+	CHECK_INT(mqtt_window_hold(
+			  &w, mqtt_out_new("t/a", "x", 1, 1, false, NULL, 0)),
+		  0);
+	/* Full: nothing may go yet, and a newcomer waits behind it. */
+	CHECK(mqtt_window_next(&w) == NULL);
+	CHECK(mqtt_window_leave(&w));
+	CHECK_INT(mqtt_window_enter(&w), -EAGAIN);
+	o = mqtt_window_next(&w);
+	CHECK(o != NULL && !strcmp(o->topic, "t/a") && o->len == 1);
+	free(o);
+	CHECK(!mqtt_window_leave(&w));
+	mqtt_window_cleanup(&w);
+}
+
+static void window_passes_everything_when_paho_keeps_it(void)
+{
+	struct mqtt_window w;
+
+	CHECK_INT(mqtt_window_init(&w, false), 0);
+	mqtt_window_reset(&w, 1);
+	for (int i = 0; i < 100; i++)
+		CHECK_INT(mqtt_window_enter(&w), 0);
+	mqtt_window_cleanup(&w);
+}
+
+static void window_wait_idle_times_out_with_one_in_flight(void)
+{
+	struct mqtt_window w;
+	struct timespec deadline;
+
+	CHECK_INT(mqtt_window_init(&w, true), 0);
+	mqtt_deadline(&deadline, 0);
+	CHECK_INT(mqtt_window_wait_idle(&w, &deadline), 0);
+	CHECK_INT(mqtt_window_enter(&w), 0);
+	mqtt_deadline(&deadline, 20);
+	CHECK_INT(mqtt_window_wait_idle(&w, &deadline), -ETIMEDOUT);
+	mqtt_window_leave(&w);
+	CHECK_INT(mqtt_window_wait_idle(&w, &deadline), 0);
+	mqtt_window_cleanup(&w);
+}
+
+static void uri_parts(void)
+{
+	char host[64];
+	char port[8];
+	bool tls;
+
+	CHECK_INT(mqtt_uri_parse("tcp://h:1", &tls, host, sizeof(host), port,
+				 sizeof(port)),
+		  0);
+	CHECK(!tls);
+	CHECK_STR(host, "h");
+	CHECK_STR(port, "1");
+	CHECK_INT(mqtt_uri_parse("ssl://[::1]", &tls, host, sizeof(host), port,
+				 sizeof(port)),
+		  0);
+	CHECK(tls);
+	CHECK_STR(host, "::1");
+	CHECK_STR(port, "8883");
+	CHECK_INT(mqtt_uri_parse("mqtt://h", &tls, host, sizeof(host), port,
+				 sizeof(port)),
+		  -EINVAL);
+	CHECK_INT(mqtt_uri_parse("tcp://h:0", &tls, host, sizeof(host), port,
+				 sizeof(port)),
+		  -EINVAL);
+}
+
+static const struct test_case cases[] = {
+	{"inbox_keeps_order", inbox_keeps_order},
+	{"inbox_drops_oldest_droppable_never_a_kept_one",
+	 inbox_drops_oldest_droppable_never_a_kept_one},
+	{"inbox_overload_takes_the_place_of_a_kept_message",
+	 inbox_overload_takes_the_place_of_a_kept_message},
+	{"window_needed_before_paho_1_3_14", window_needed_before_paho_1_3_14},
+	{"window_holds_back_past_receive_maximum",
+	 window_holds_back_past_receive_maximum},
+	{"window_passes_everything_when_paho_keeps_it",
+	 window_passes_everything_when_paho_keeps_it},
+	{"window_wait_idle_times_out_with_one_in_flight",
+	 window_wait_idle_times_out_with_one_in_flight},
+	{"uri_parts", uri_parts},
+};
+
+TEST_MAIN(cases)
