@@ -303,7 +303,7 @@ static void bench_on_client_connected(void *ctx)
 }
 
 /* Its reply subscription is in place. */
-static void bench_on_client_synced(void *ctx)
+static void bench_on_client_subscribed(void *ctx)
 {
 	struct client *c = ctx;
 
@@ -339,7 +339,7 @@ static int bench_client_open(struct bench *b, struct client *c)
 {
 	static const struct iotcar_mqtt_handlers h = {
 		.connected = bench_on_client_connected,
-		.synced = bench_on_client_synced,
+		.subscribed = bench_on_client_subscribed,
 		.message = bench_on_reply,
 	};
 	struct iotcar_mqtt_opts mo = {.keepalive_s = 30};
@@ -480,7 +480,7 @@ static int bench_phase(struct bench *b, struct phase *ph)
 		b->clients[i].kind = ph->kind;
 		ret = bench_client_open(b, &b->clients[i]);
 	}
-	/* The synced handlers stop the loop once all are in. */
+	/* The subscribed handlers stop the loop once all are in. */
 	if (!ret)
 		ret = bench_until(b, bench_all_ready, 20000);
 	if (!ret && !b->failed) {

@@ -163,8 +163,8 @@ static void router_on_connected(void *ctx)
 		log_error("cannot subscribe to the raw channels' topics");
 }
 
-/* Every car's retained status is in: now the bridge can answer. */
-static void router_on_synced(void *ctx)
+/* Connected and subscribed: now the bridge can answer. */
+static void router_on_subscribed(void *ctx)
 {
 	struct router *r = ctx;
 
@@ -196,7 +196,7 @@ struct router *router_new(struct iotcar_loop *loop,
 		.state = router_on_state,
 		.event = router_on_event,
 		.connected = router_on_connected,
-		.synced = router_on_synced,
+		.subscribed = router_on_subscribed,
 		.message = router_on_message,
 	};
 	struct iotcar_fleet_config fc = {

@@ -7,8 +7,15 @@
  *
  * Three kinds of answer: a `result` for every command with an id and every
  * refused command (and on an MQTT v5 Response Topic, always); an `event`
- * for what the car did by itself (failsafe, obstacle, estop) or for input
- * it could not use (bad_command, retained_ignored); and the retained state.
+ * for what the car did by itself (failsafe, obstacle, estop, link_lost) or
+ * for input it could not use (bad_command, retained_ignored); and the
+ * retained state.
+ *
+ * The link (link.h) is the car's own liveness round trip: a silence of
+ * link_timeout_ms stops the car and drops the connection, and no drive
+ * command that may be older than max_command_age_ms is executed. Safety
+ * commands (e-stop, stop, the speed limit) are never stale and never
+ * dropped by the MQTT inbox (agent_keep).
  */
 #include "agent.h"
 
@@ -24,6 +31,7 @@
 #include "iotcar/payload.h"
 #include "iotcar/text.h"
 #include "iotcar/topic.h"
+#include "link.h"
 #include "safety.h"
 
 /* At most 20 state messages a second (SPEC §2). */
@@ -68,6 +76,22 @@ struct agent {
 	uint64_t seq;
 	/* A link loss stopped the car: say so once the link is back. */
 	bool link_failsafe;
+	struct link link;
+	struct iotcar_timer *link_timer;
+	/* Said that no ping came back (an ACL?); said once. */
+	bool link_warned;
+	/* A link loss to report once the link is back. */
+	bool loss_pending;
+	const char *loss_reason;
+	int loss_code;
+	char loss_message[200];
+	/* The number of the next e-stop latch. */
+	uint32_t next_latch;
+	char client_id[128];
+	uint64_t results_lost;
+	uint64_t events_lost;
+	struct iotcar_log_burst drop_burst;
+	struct iotcar_log_burst lost_burst;
 	bool sensing;
 	bool stopped;
 	int exit_code;
@@ -87,22 +111,29 @@ struct agent_cmd {
 	/* "drive", "set", "speed_limit", "estop", "get". */
 	const char *name;
 	struct iotcar_cmd_id id;
+	/* An e-stop ON made this latch: the result names it. */
+	uint32_t latch;
 };
 
 static void agent_fault(struct agent *a, int err);
 
 /* ==== Publishing ==== */
 
-/* Publish; a failure other than being offline is logged, not fatal. */
-static void agent_publish_to(struct agent *a, const char *topic,
-			     const char *payload, size_t len, int qos,
-			     bool retain)
+/*
+ * Publish. Offline, nothing is kept (the state is republished on
+ * connecting); a full queue is counted, and logged once per burst by the
+ * link timer, never once a message.
+ */
+static int agent_publish_to(struct agent *a, const char *topic,
+			    const char *payload, size_t len, int qos,
+			    bool retain)
 {
 	int ret =
 		iotcar_mqtt_publish(a->mqtt, topic, payload, len, qos, retain);
 
-	if (ret && ret != -ENOTCONN)
+	if (ret && ret != -ENOTCONN && ret != -ENOBUFS)
 		log_warning("publish to %s failed: %s", topic, strerror(-ret));
+	return ret;
 }
 
 static void agent_publish(struct agent *a, enum iotcar_topic_kind kind,
@@ -113,7 +144,13 @@ static void agent_publish(struct agent *a, enum iotcar_topic_kind kind,
 			  iotcar_topic_suffix(kind), strerror(-len));
 		return;
 	}
-	agent_publish_to(a, a->topic[kind], payload, (size_t)len, qos, retain);
+	if (agent_publish_to(a, a->topic[kind], payload, (size_t)len, qos,
+			     retain) != -ENOBUFS)
+		return;
+	if (kind == IOTCAR_TOPIC_RESULT)
+		a->results_lost++;
+	else if (kind == IOTCAR_TOPIC_EVENT)
+		a->events_lost++;
 }
 
 static void agent_event(struct agent *a, const struct iotcar_event *ev)
@@ -136,6 +173,7 @@ static void agent_state_get(const struct agent *a, struct iotcar_state *st)
 		.right = a->right,
 		.speed_limit = s->speed_limit,
 		.estop = s->estop,
+		.estop_latch = s->estop_latch,
 		.obstacle = s->obstacle,
 		.moving = a->left || a->right,
 		.has_distance = s->has_distance,
@@ -212,6 +250,8 @@ static void agent_publish_telemetry(struct agent *a)
 		.commands = a->commands,
 		.rejected = a->rejected,
 		.dropped = iotcar_mqtt_dropped(a->mqtt),
+		.results_lost = a->results_lost,
+		.events_lost = a->events_lost,
 	};
 	struct hal_pose pose;
 	char buf[AGENT_PAYLOAD_MAX];
@@ -371,16 +411,18 @@ static void agent_finish(struct agent *a, const struct agent_cmd *cmd,
 			  iotcar_err_name(err->code), err->message);
 	}
 	len = iotcar_result_format(cmd->name, &cmd->id, refused ? err : NULL,
-				   buf, sizeof(buf));
+				   cmd->latch, buf, sizeof(buf));
 	if (cmd->id.present || refused)
 		agent_publish(a, IOTCAR_TOPIC_RESULT, buf, len, 1, false);
 	if (msg->response_topic && len >= 0 &&
-	    agent_is_usable_topic(msg->response_topic))
-		iotcar_mqtt_reply(a->mqtt, msg->response_topic, buf,
-				  (size_t)len, msg->correlation,
-				  msg->correlation_len);
+	    agent_is_usable_topic(msg->response_topic) &&
+	    iotcar_mqtt_reply(a->mqtt, msg->response_topic, buf, (size_t)len,
+			      msg->correlation,
+			      msg->correlation_len) == -ENOBUFS)
+		a->results_lost++;
+	/* Refusals the sender hears in its result are not bad input. */
 	if (refused && err->code != IOTCAR_ERR_ESTOP &&
-	    err->code != IOTCAR_ERR_BLOCKED) {
+	    err->code != IOTCAR_ERR_BLOCKED && err->code != IOTCAR_ERR_STALE) {
 		struct iotcar_event ev = {
 			.event = err->code == IOTCAR_ERR_RETAINED
 					 ? "retained_ignored"
@@ -394,22 +436,70 @@ static void agent_finish(struct agent *a, const struct agent_cmd *cmd,
 
 /* ==== Commands ==== */
 
+/*
+ * A drive command. One that moves must be fresh (link.h); a stop never
+ * needs to be, and a stale command leaves the car as it is: stopped by the
+ * link loss that made it stale, or driving on a fresher one.
+ */
 static int agent_drive(struct agent *a, const struct iotcar_drive *d,
+		       const struct iotcar_freshness *fresh,
 		       struct iotcar_error *err)
 {
-	int ret = safety_drive(&a->safety, d, iotcar_clock_ms(), err);
+	int64_t now = iotcar_clock_ms();
+	int ret;
 
+	if ((d->throttle || d->steer) &&
+	    link_check_fresh(&a->link, fresh, now, err))
+		return -ESTALE;
+	ret = safety_drive(&a->safety, d, now, err);
 	agent_apply(a);
 	return ret;
 }
 
-static void agent_estop(struct agent *a, bool on)
+static uint32_t agent_new_latch(struct agent *a)
 {
-	struct iotcar_event ev = {.event = "estop", .estop = on ? "ON" : "OFF"};
+	uint32_t n = a->next_latch;
 
-	if (!safety_set_estop(&a->safety, on))
+	a->next_latch = n >= IOTCAR_SERIAL_MAX ? 1 : n + 1;
+	return n;
+}
+
+/* Latch as a new latch (every ON is one), and say so on a change. */
+static uint32_t agent_latch(struct agent *a, const char *reason,
+			    const char *message)
+{
+	uint32_t n = agent_new_latch(a);
+	struct iotcar_event ev = {.event = "estop",
+				  .estop = "ON",
+				  .estop_latch = n,
+				  .reason = reason,
+				  .message = message};
+
+	if (safety_latch(&a->safety, n, iotcar_clock_ms())) {
+		log_info("e-stop latched (latch %u): motors off", (unsigned)n);
+		agent_apply(a);
+		agent_event(a, &ev);
+	} else {
+		agent_apply(a);
+	}
+	return n;
+}
+
+/* ON latches; OFF releases, as safety_release() allows. */
+static void agent_estop(struct agent *a, struct agent_cmd *cmd, bool on,
+			uint32_t latch, struct iotcar_error *err)
+{
+	struct iotcar_event ev = {.event = "estop", .estop = "OFF"};
+	int ret;
+
+	if (on) {
+		cmd->latch = agent_latch(a, NULL, NULL);
 		return;
-	log_info("e-stop %s", on ? "latched: motors off" : "released");
+	}
+	ret = safety_release(&a->safety, latch, iotcar_clock_ms(), err);
+	if (ret <= 0)
+		return;
+	log_info("e-stop released");
 	agent_apply(a);
 	agent_event(a, &ev);
 }
@@ -439,21 +529,22 @@ static void agent_cmd_set(struct agent *a, struct agent_cmd *cmd)
 		cmd->name = "estop";
 	/* The latch first, then the limit, then motion under both. */
 	if (set.fields & IOTCAR_SET_ESTOP)
-		agent_estop(a, set.estop);
+		agent_estop(a, cmd, set.estop, set.estop_latch, &err);
 	if (set.fields & IOTCAR_SET_SPEED_LIMIT)
 		agent_speed_limit(a, set.speed_limit);
-	if (set.fields & IOTCAR_SET_DRIVE)
-		agent_drive(a, &set.drive, &err);
+	if ((set.fields & IOTCAR_SET_DRIVE) && !err.code)
+		agent_drive(a, &set.drive, &set.fresh, &err);
 	agent_finish(a, cmd, &err);
 }
 
 static void agent_cmd_drive(struct agent *a, struct agent_cmd *cmd)
 {
 	struct iotcar_error err = {0};
+	struct iotcar_freshness fresh = {0};
 	struct iotcar_drive d;
 
 	if (iotcar_drive_parse(cmd->msg->payload, cmd->msg->len, &d, &err) == 0)
-		agent_drive(a, &d, &err);
+		agent_drive(a, &d, &fresh, &err);
 	agent_finish(a, cmd, &err);
 }
 
@@ -471,11 +562,12 @@ static void agent_cmd_speed_limit(struct agent *a, struct agent_cmd *cmd)
 static void agent_cmd_estop(struct agent *a, struct agent_cmd *cmd)
 {
 	struct iotcar_error err = {0};
+	uint32_t latch;
 	bool on;
 
-	if (iotcar_estop_parse(cmd->msg->payload, cmd->msg->len, &on, &err) ==
-	    0)
-		agent_estop(a, on);
+	if (iotcar_estop_parse(cmd->msg->payload, cmd->msg->len, &on, &latch,
+			       &err) == 0)
+		agent_estop(a, cmd, on, latch, &err);
 	agent_finish(a, cmd, &err);
 }
 
@@ -486,6 +578,109 @@ static void agent_cmd_get(struct agent *a, struct agent_cmd *cmd)
 	agent_finish(a, cmd, NULL);
 }
 
+/* ==== The link ==== */
+
+/*
+ * The link is gone (@p reason "lost", "taken_over" or "silent"): stop, and
+ * tell about it once it is back. Commands still on their way are refused
+ * as stale from here on (link.h).
+ */
+static void agent_link_lost(struct agent *a, const char *reason, int code,
+			    const char *message)
+{
+	if (a->link.state == LINK_DOWN)
+		return;
+	link_down(&a->link, iotcar_clock_ms());
+	iotcar_timer_stop(a->link_timer);
+	a->loss_pending = true;
+	a->loss_reason = reason;
+	a->loss_code = code;
+	iotcar_strlcpy(a->loss_message, message, sizeof(a->loss_message));
+	if (safety_link_lost(&a->safety)) {
+		a->link_failsafe = true;
+		log_warning("failsafe: %s: motors stopped", message);
+	}
+	agent_apply(a);
+}
+
+/* Nothing heard for @p quiet_ms: the link is dead, whatever TCP thinks. */
+static void agent_link_silent(struct agent *a, int64_t quiet_ms)
+{
+	char why[120];
+
+	/* Not one ping back since connecting: most likely an ACL. */
+	if (a->link.state == LINK_SYNCING && !a->link_warned) {
+		a->link_warned = true;
+		log_error("link: none of this car's pings came back since "
+			  "connecting: the broker's ACL must let it publish "
+			  "and read %s",
+			  a->topic[IOTCAR_TOPIC_LINK]);
+	}
+	snprintf(why, sizeof(why),
+		 "nothing heard for %lld ms (a partition, a frozen broker, or "
+		 "this car stalled)",
+		 (long long)quiet_ms);
+	agent_link_lost(a, "silent", 0, why);
+	iotcar_mqtt_reconnect(a->mqtt, why);
+}
+
+static void agent_ping(struct agent *a, int64_t now)
+{
+	char n[16];
+
+	snprintf(n, sizeof(n), "%u", (unsigned)link_ping(&a->link, now));
+	agent_publish(a, IOTCAR_TOPIC_LINK, n, (int)strlen(n), 0, false);
+}
+
+static void agent_on_link_timer(void *ctx)
+{
+	struct agent *a = ctx;
+	int64_t now = iotcar_clock_ms();
+
+	if (link_is_silent(&a->link, now)) {
+		agent_link_silent(a, now - a->link.heard_ms);
+		return;
+	}
+	agent_ping(a, now);
+	/* A flood's drops and losses, once per burst. */
+	iotcar_log_burst_tick(&a->drop_burst, iotcar_mqtt_dropped(a->mqtt),
+			      now);
+	iotcar_log_burst_tick(&a->lost_burst, a->results_lost + a->events_lost,
+			      now);
+}
+
+static void agent_report_loss(struct agent *a, int64_t now);
+
+/*
+ * The first round trip of a connection is done: the car can be driven,
+ * and only now says `online` (whoever sees it can drive at once).
+ */
+static void agent_link_up(struct agent *a, int64_t now)
+{
+	log_info("link up: %s online", a->cfg->id);
+	agent_publish(a, IOTCAR_TOPIC_STATUS, "online", 6, 1, true);
+	agent_publish_state(a);
+	agent_ha_announce(a);
+	agent_report_loss(a, now);
+}
+
+/* One of our pings came back. */
+static void agent_on_echo(struct agent *a, const struct iotcar_mqtt_msg *msg)
+{
+	enum link_state was = a->link.state;
+	int64_t now = iotcar_clock_ms();
+	long n;
+
+	if (!msg->payload ||
+	    iotcar_parse_long(msg->payload, 1, IOTCAR_SERIAL_MAX, &n) ||
+	    !link_echo(&a->link, (uint32_t)n, now))
+		return;
+	if (was == LINK_SYNCING && a->link.state == LINK_UP)
+		agent_link_up(a, now);
+}
+
+/* ==== Messages ==== */
+
 static void agent_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 {
 	struct agent *a = ctx;
@@ -493,9 +688,19 @@ static void agent_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 	struct iotcar_error err = {0};
 	char car[IOTCAR_ID_MAX + 1];
 	enum iotcar_topic_kind kind;
+	int64_t now = iotcar_clock_ms();
+	int64_t quiet = now - a->link.heard_ms;
 
 	if (a->stopped)
 		return;
+	/* Woken after a long quiet: this car's loop stood still (SIGSTOP, a
+	 * hung write), and what arrives now waited all that time. */
+	if (link_heard(&a->link, now))
+		agent_link_silent(a, quiet);
+	if (!strcmp(msg->topic, a->topic[IOTCAR_TOPIC_LINK])) {
+		agent_on_echo(a, msg);
+		return;
+	}
 	if (a->ha_mode != DISCOVERY_OFF && !strcmp(msg->topic, a->ha_status)) {
 		agent_on_ha_status(a, msg);
 		return;
@@ -561,12 +766,34 @@ static void agent_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 	}
 }
 
-/* ==== The link ==== */
+/* ==== The connection ==== */
+
+/* Back after a loss: say what happened, once. */
+static void agent_report_loss(struct agent *a, int64_t now)
+{
+	struct iotcar_event ev = {.event = "link_lost",
+				  .reason = a->loss_reason,
+				  .has_down_ms = true,
+				  .down_ms = now - a->link.down_ms,
+				  .reason_code = a->loss_code,
+				  .message = a->loss_message};
+	struct iotcar_event fs = {.event = "failsafe", .reason = "link_lost"};
+
+	if (a->loss_pending) {
+		a->loss_pending = false;
+		agent_event(a, &ev);
+	}
+	if (a->link_failsafe) {
+		a->link_failsafe = false;
+		agent_event(a, &fs);
+	}
+}
 
 static void agent_on_connected(void *ctx)
 {
 	struct agent *a = ctx;
-	struct iotcar_mqtt_sub subs[2 * 4 + 2];
+	struct iotcar_mqtt_sub subs[2 * 4 + 3];
+	int64_t now = iotcar_clock_ms();
 	size_t n = 0;
 	int ret;
 
@@ -580,34 +807,86 @@ static void agent_on_connected(void *ctx)
 			agent_commands[i].qos};
 	}
 	subs[n++] = (struct iotcar_mqtt_sub){a->topic[IOTCAR_TOPIC_GET], 1};
+	/* QoS 0, like the drive commands whose freshness it proves. */
+	subs[n++] = (struct iotcar_mqtt_sub){a->topic[IOTCAR_TOPIC_LINK], 0};
 	if (a->ha_mode != DISCOVERY_OFF)
 		subs[n++] = (struct iotcar_mqtt_sub){a->ha_status, 1};
 	ret = iotcar_mqtt_subscribe(a->mqtt, subs, n);
 	if (ret)
 		log_error("cannot subscribe: %s", strerror(-ret));
-	/* Subscribed before `online`: whoever sees it can drive at once. */
-	agent_publish(a, IOTCAR_TOPIC_STATUS, "online", 6, 1, true);
-	agent_publish_state(a);
-	agent_ha_announce(a);
-	if (a->link_failsafe) {
-		struct iotcar_event ev = {.event = "failsafe",
-					  .reason = "link_lost"};
+	/* After the subscriptions, so the broker has them: the first round
+	 * trip starts now, and the car is online when it ends. */
+	link_connected(&a->link, now);
+	agent_ping(a, now);
+	iotcar_timer_start(a->link_timer, link_ping_ms(&a->link),
+			   link_ping_ms(&a->link));
+}
 
-		a->link_failsafe = false;
-		agent_event(a, &ev);
+static void agent_on_disconnected(void *ctx, const char *reason, int code)
+{
+	struct agent *a = ctx;
+	char why[200];
+
+	if (code != IOTCAR_MQTT_SESSION_TAKEN_OVER) {
+		snprintf(why, sizeof(why), "MQTT link lost (%s)", reason);
+		agent_link_lost(a, "lost", code, why);
+		return;
+	}
+	snprintf(why, sizeof(why),
+		 "another MQTT client connected with this car's client id "
+		 "'%.60s', and the broker dropped this one",
+		 a->client_id);
+	log_error("%s (MQTT reason 0x%02X): is a second car-agent running "
+		  "with --id %s? Coming back in %d ms",
+		  why, (unsigned)code, a->cfg->id,
+		  a->cfg->common.reconnect_max_ms);
+	agent_link_lost(a, "taken_over", code, why);
+}
+
+/*
+ * On Paho's receive thread (mqtt.h): the messages no queue may drop,
+ * whatever floods the car — an e-stop, a stop, a speed limit. It reads
+ * the message and the prefix, nothing that changes.
+ */
+static bool agent_keep(void *ctx, const struct iotcar_mqtt_msg *msg)
+{
+	const struct agent *a = ctx;
+	char car[IOTCAR_ID_MAX + 1];
+	enum iotcar_topic_kind kind;
+	struct iotcar_drive d;
+	struct iotcar_set set;
+
+	if (!msg->payload ||
+	    iotcar_topic_parse(a->cfg->common.prefix, msg->topic, car, &kind))
+		return false;
+	switch (kind) {
+	case IOTCAR_TOPIC_SET_ESTOP:
+	case IOTCAR_TOPIC_SET_SPEED_LIMIT:
+		return true;
+	case IOTCAR_TOPIC_SET_DRIVE:
+		return !iotcar_drive_parse(msg->payload, msg->len, &d, NULL) &&
+		       !d.throttle && !d.steer;
+	case IOTCAR_TOPIC_SET:
+		if (iotcar_set_parse(msg->payload, msg->len, &set, NULL))
+			return false;
+		return (set.fields &
+			(IOTCAR_SET_ESTOP | IOTCAR_SET_SPEED_LIMIT)) ||
+		       !(set.drive.throttle || set.drive.steer);
+	default:
+		return false;
 	}
 }
 
-static void agent_on_disconnected(void *ctx, const char *reason)
+/* The inbox could not keep every e-stop and stop: latch, to be safe. */
+static void agent_on_overload(void *ctx)
 {
 	struct agent *a = ctx;
+	static const char msg[] =
+		"the car fell so far behind that e-stops and stops could not "
+		"all be kept: latched to be safe";
 
-	if (safety_link_lost(&a->safety)) {
-		a->link_failsafe = true;
-		log_warning("failsafe: MQTT link lost (%s), motors stopped",
-			    reason);
-	}
-	agent_apply(a);
+	log_error("%s", msg);
+	agent_latch(a, "overload", msg);
 }
 
 /* ==== Life cycle ==== */
@@ -643,12 +922,19 @@ struct agent *agent_new(struct iotcar_loop *loop,
 		.connected = agent_on_connected,
 		.disconnected = agent_on_disconnected,
 		.message = agent_on_message,
+		.keep = agent_keep,
+		.overload = agent_on_overload,
 	};
 	struct safety_config sc = {
 		.ttl_ms = settings->ttl_ms,
 		.max_ttl_ms = settings->max_ttl_ms,
 		.stop_distance_cm = settings->stop_distance_cm,
 		.clear_margin_cm = AGENT_CLEAR_MARGIN_CM,
+		.estop_guard_ms = settings->estop_guard_ms,
+	};
+	struct link_config lc = {
+		.timeout_ms = settings->link_timeout_ms,
+		.max_age_ms = settings->max_command_age_ms,
 	};
 	struct iotcar_mqtt_opts mo = *mqtt_opts;
 	struct agent *a = calloc(1, sizeof(*a));
@@ -659,6 +945,16 @@ struct agent *agent_new(struct iotcar_loop *loop,
 	a->cfg = settings;
 	a->hal = hal;
 	safety_init(&a->safety, &sc, settings->speed_limit);
+	/* Random starts: no number of a restarted car is ever one of the
+	 * numbers its last run used. */
+	link_init(&a->link, &lc, 1 + arc4random_uniform(1u << 30));
+	a->next_latch = 1 + arc4random_uniform(1u << 30);
+	a->drop_burst.what = "drive commands dropped: the car fell behind a "
+			     "flood of them (telemetry: dropped)";
+	a->lost_burst.what = "results and events lost: the outgoing queue is "
+			     "full (telemetry: results_lost, events_lost)";
+	iotcar_strlcpy(a->client_id, mqtt_opts->client_id,
+		       sizeof(a->client_id));
 	if (agent_build_topics(a)) {
 		errno = EINVAL;
 		goto err;
@@ -670,8 +966,9 @@ struct agent *agent_new(struct iotcar_loop *loop,
 	a->telemetry_timer =
 		iotcar_timer_new(loop, agent_on_telemetry_timer, a);
 	a->ha_timer = iotcar_timer_new(loop, agent_on_ha_timer, a);
+	a->link_timer = iotcar_timer_new(loop, agent_on_link_timer, a);
 	if (!a->deadman || !a->state_timer || !a->telemetry_timer ||
-	    !a->ha_timer)
+	    !a->ha_timer || !a->link_timer)
 		goto err;
 	a->ha = (struct discovery_car){
 		.prefix = settings->common.prefix,
@@ -741,6 +1038,7 @@ void agent_stop(struct agent *a)
 	iotcar_timer_stop(a->state_timer);
 	iotcar_timer_stop(a->telemetry_timer);
 	iotcar_timer_stop(a->ha_timer);
+	iotcar_timer_stop(a->link_timer);
 	if (iotcar_mqtt_stop(a->mqtt, AGENT_STOP_TIMEOUT_MS))
 		log_warning("the broker did not confirm the disconnect");
 	iotcar_loop_stop(a->loop);
@@ -762,5 +1060,6 @@ void agent_free(struct agent *a)
 	iotcar_timer_free(a->state_timer);
 	iotcar_timer_free(a->telemetry_timer);
 	iotcar_timer_free(a->ha_timer);
+	iotcar_timer_free(a->link_timer);
 	free(a);
 }

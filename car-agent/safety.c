@@ -95,13 +95,45 @@ unsigned safety_link_lost(struct safety *s)
 	return SAFETY_EV_FAILSAFE;
 }
 
-unsigned safety_set_estop(struct safety *s, bool on)
+unsigned safety_latch(struct safety *s, uint32_t latch, int64_t now_ms)
 {
-	if (s->estop == on)
-		return 0;
-	s->estop = on;
+	bool was = s->estop;
+
+	s->estop = true;
+	s->estop_latch = latch;
+	s->estop_ms = now_ms;
 	safety_halt(s);
-	s->mode = on ? IOTCAR_MODE_ESTOP : IOTCAR_MODE_IDLE;
+	s->mode = IOTCAR_MODE_ESTOP;
+	return was ? 0 : SAFETY_EV_ESTOP;
+}
+
+int safety_release(struct safety *s, uint32_t latch, int64_t now_ms,
+		   struct iotcar_error *err)
+{
+	int64_t age = now_ms - s->estop_ms;
+
+	if (!s->estop)
+		return 0;
+	if (latch && latch != s->estop_latch) {
+		iotcar_error_set(err, IOTCAR_ERR_ESTOP,
+				 "latch %u is not the one holding (%u, latched "
+				 "%lld ms ago): release that one",
+				 (unsigned)latch, (unsigned)s->estop_latch,
+				 (long long)age);
+		return -EPERM;
+	}
+	if (!latch && age < s->cfg.estop_guard_ms) {
+		iotcar_error_set(err, IOTCAR_ERR_ESTOP,
+				 "latched %lld ms ago: a bare OFF this soon "
+				 "may be older than the ON; send OFF %u, or "
+				 "OFF again after %d ms",
+				 (long long)age, (unsigned)s->estop_latch,
+				 s->cfg.estop_guard_ms);
+		return -EPERM;
+	}
+	s->estop = false;
+	safety_halt(s);
+	s->mode = IOTCAR_MODE_IDLE;
 	return SAFETY_EV_ESTOP;
 }
 

@@ -25,6 +25,8 @@ struct safety_config {
 	double stop_distance_cm;
 	/* The obstacle clears at stop_distance_cm + this (hysteresis). */
 	double clear_margin_cm;
+	/* A bare OFF this soon after the latest latch is refused. */
+	int estop_guard_ms;
 };
 
 /** What safety_*() changed that the world should hear about. */
@@ -38,6 +40,9 @@ struct safety {
 	struct safety_config cfg;
 	enum iotcar_mode mode;
 	bool estop;
+	/* The latest latch's number (0: none yet) and when it was made. */
+	uint32_t estop_latch;
+	int64_t estop_ms;
 	bool obstacle;
 	bool has_distance;
 	double distance_cm;
@@ -75,9 +80,24 @@ unsigned safety_expire(struct safety *s, int64_t now_ms);
  */
 unsigned safety_link_lost(struct safety *s);
 
-/** @brief Latch (ON) or release (OFF) the e-stop. @return EV_ESTOP if changed.
+/**
+ * @brief Latch the e-stop (ON) as latch number @p latch, new for every ON
+ * (an ON while latched makes a new latch too) at @p now_ms.
+ * @return SAFETY_EV_ESTOP when it was released before.
  */
-unsigned safety_set_estop(struct safety *s, bool on);
+unsigned safety_latch(struct safety *s, uint32_t latch, int64_t now_ms);
+
+/**
+ * @brief Release the e-stop (OFF) received at @p now_ms. A release that
+ * names its latch (@p latch, 0 for none) releases that latch only: a later
+ * one holds. A bare OFF releases only a latch older than estop_guard_ms,
+ * because an OFF sent before the latest ON can arrive after it (a QoS 0
+ * ON overtakes a QoS 1 OFF in the broker) and nothing tells them apart.
+ * @return SAFETY_EV_ESTOP when released, 0 when nothing was latched, or
+ * -EPERM with @p err set (IOTCAR_ERR_ESTOP) when the latch holds.
+ */
+int safety_release(struct safety *s, uint32_t latch, int64_t now_ms,
+		   struct iotcar_error *err);
 
 /** @brief Set the speed limit, 0..100 (clamped). */
 void safety_set_speed_limit(struct safety *s, int pct);

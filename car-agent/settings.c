@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "iotcar/payload.h"
 #include "iotcar/topic.h"
 
 #define AS(field) offsetof(struct agent_settings, field)
@@ -87,6 +88,36 @@ static const struct iotcar_option agent_options[] = {
 	 .max = 3600000,
 	 .arg = "MS",
 	 .help = "telemetry period"},
+	{.key = "estop_guard_ms",
+	 .section = "limits",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(estop_guard_ms),
+	 .def = "1000",
+	 .min = 0,
+	 .max = 60000,
+	 .arg = "MS",
+	 .help = "a bare estop OFF this soon after the latest ON is refused "
+		 "(it may have been sent before it); OFF <latch> is not"},
+	{.key = "link_timeout_ms",
+	 .section = "link",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(link_timeout_ms),
+	 .def = "1000",
+	 .min = 200,
+	 .max = 60000,
+	 .arg = "MS",
+	 .help = "hearing nothing for this long is link loss: stop, "
+		 "reconnect; the car pings itself every quarter of it"},
+	{.key = "max_command_age_ms",
+	 .section = "link",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(max_command_age_ms),
+	 .def = "1000",
+	 .min = 100,
+	 .max = IOTCAR_MAX_AGE_MS_MAX,
+	 .arg = "MS",
+	 .help = "a drive command that may be older than this is refused "
+		 "(stale)"},
 	{.key = "sensor_hz",
 	 .section = "sensor",
 	 .type = IOTCAR_OPT_INT,
@@ -279,6 +310,14 @@ static int settings_check(const struct agent_settings *s, char *err,
 	if (s->ttl_ms > s->max_ttl_ms) {
 		snprintf(err, errlen, "--ttl-ms %d is above --max-ttl-ms %d",
 			 s->ttl_ms, s->max_ttl_ms);
+		return -EINVAL;
+	}
+	if (s->max_command_age_ms < s->link_timeout_ms / 2) {
+		snprintf(err, errlen,
+			 "--max-command-age-ms %d is under half of "
+			 "--link-timeout-ms %d: the car pings every quarter of "
+			 "the timeout, and could not prove any command fresh",
+			 s->max_command_age_ms, s->link_timeout_ms);
 		return -EINVAL;
 	}
 	if (!strcmp(settings_hal(s), "gpiod") && !s->chip) {

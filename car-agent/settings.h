@@ -23,6 +23,10 @@ struct agent_settings {
 	double stop_distance_cm;
 	int state_interval_ms;
 	int telemetry_ms;
+	int estop_guard_ms;
+	/* [link] */
+	int link_timeout_ms;
+	int max_command_age_ms;
 	/* [sensor] */
 	int sensor_hz;
 	int echo_timeout_ms;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * cli.c: the subcommands; see cli.h. One loop and one fleet, like the TUI:
- * connect, wait until the broker has told us every car's retained status
- * (the fleet's synced), then ask, print the answer, and leave.
+ * connect and subscribe, ask (a request for a car not heard of yet waits
+ * for it, as the fleet does), print the answer, and leave. `cars` lists
+ * what was heard in the fleet's settle window.
  */
 #include "cli.h"
 
@@ -102,7 +103,7 @@ int cli_parse(int nwords, const char *const *words, struct cli_request *req,
 			      errlen))
 			return -EINVAL;
 		if (iotcar_estop_parse(words[1], strlen(words[1]),
-				       &req->set.estop, &e)) {
+				       &req->set.estop, NULL, &e)) {
 			snprintf(err, errlen, "estop: '%.20s' is not on or off",
 				 words[1]);
 			return -EINVAL;
@@ -160,7 +161,9 @@ struct cli {
 	struct iotcar_loop *loop;
 	struct iotcar_fleet *fleet;
 	struct iotcar_timer *deadline;
-	bool synced;
+	bool subscribed;
+	/* status: the car was not heard of yet when subscribed. */
+	bool awaiting_car;
 	bool asked;
 	/* Answered: what else the same wake-up brings is not printed. */
 	bool done;
@@ -339,11 +342,16 @@ static void cli_on_event(void *ctx, const char *car, const char *json)
 		cli_watch_line(c, car, "event", json, true);
 }
 
+static void cli_status(struct cli *c);
+
 static void cli_on_status(void *ctx, const char *car, bool online)
 {
 	struct cli *c = ctx;
 
-	if (c->req->cmd == CLI_WATCH)
+	if (c->awaiting_car && !strcmp(car, c->s->car)) {
+		c->awaiting_car = false;
+		cli_status(c);
+	} else if (c->req->cmd == CLI_WATCH)
 		cli_watch_line(c, car, "status", online ? "online" : "offline",
 			       false);
 	else if (c->req->cmd == CLI_STATUS && c->asked && !online &&
@@ -382,7 +390,10 @@ static void cli_status(struct cli *c)
 	const char *state = iotcar_fleet_state(c->fleet, c->s->car);
 	char topic[IOTCAR_TOPIC_MAX];
 
-	if (status < 0) {
+	if (status < 0 && !iotcar_fleet_is_settled(c->fleet)) {
+		/* Not heard of yet: its status or a ping may still come. */
+		c->awaiting_car = true;
+	} else if (status < 0) {
 		cli_fail(c, "offline",
 			 "%s is unknown: no car of that id on the broker (see "
 			 "`pc-console cars`)",
@@ -401,17 +412,17 @@ static void cli_status(struct cli *c)
 	}
 }
 
-static void cli_on_synced(void *ctx)
+static void cli_on_subscribed(void *ctx)
 {
 	struct cli *c = ctx;
 
-	if (c->synced)
+	if (c->subscribed)
 		return;
-	c->synced = true;
+	c->subscribed = true;
 	iotcar_timer_stop(c->deadline);
 	switch (c->req->cmd) {
 	case CLI_CARS:
-		cli_cars(c);
+		/* Every live car pings within the settle window. */
 		break;
 	case CLI_STATUS:
 		cli_status(c);
@@ -425,11 +436,23 @@ static void cli_on_synced(void *ctx)
 	}
 }
 
+static void cli_on_settled(void *ctx)
+{
+	struct cli *c = ctx;
+
+	if (c->req->cmd == CLI_CARS) {
+		cli_cars(c);
+	} else if (c->awaiting_car) {
+		c->awaiting_car = false;
+		cli_status(c);
+	}
+}
+
 static void cli_on_deadline(void *ctx)
 {
 	struct cli *c = ctx;
 
-	if (!c->synced)
+	if (!c->subscribed)
 		cli_fail(c, "no-broker",
 			 "cannot reach the MQTT broker at %s within %d ms",
 			 c->s->common.broker, c->s->timeout_ms);
@@ -466,7 +489,8 @@ int cli_run(const struct console_settings *s, const struct cli_request *req)
 		.status = cli_on_status,
 		.state = cli_on_state,
 		.event = cli_on_event,
-		.synced = cli_on_synced,
+		.subscribed = cli_on_subscribed,
+		.settled = cli_on_settled,
 	};
 	struct cli c = {.s = s, .req = req, .exit = 1};
 	struct iotcar_fleet_config fc = {

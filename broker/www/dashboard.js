@@ -8,6 +8,12 @@
  * TTL; letting go sends `stop` at once, and closing, hiding or leaving the
  * page stops sending — the car's deadman then stops it within the TTL
  * even if that last `stop` never leaves the page.
+ *
+ * Every command quotes the newest of the car's link pings the page has
+ * heard (`link`), so the car can tell how old it is at most: one held up
+ * by a phone's Wi-Fi for a second is refused as stale, never obeyed late.
+ * A release names the e-stop latch it releases, so it cannot undo a newer
+ * one pressed elsewhere.
  */
 'use strict';
 
@@ -28,6 +34,7 @@ const client = mqtt.connect(
   { clean: true, reconnectPeriod: 1000, connectTimeout: 5000 });
 
 let state = null;
+let link = null; // the newest link ping heard, with the time it came
 
 function badge(el, on, text) {
   el.textContent = text;
@@ -39,6 +46,7 @@ client.on('connect', () => {
   badge($('link'), true, 'broker');
   client.subscribe([`${base}/status`, `${base}/state`, `${base}/event`],
     { qos: 1 });
+  client.subscribe(`${base}/link`, { qos: 0 });
 });
 client.on('close', () => {
   badge($('link'), false, 'no broker');
@@ -52,6 +60,8 @@ client.on('message', (topic, payload) => {
     try { showState(JSON.parse(text)); } catch (e) { /* not ours */ }
   } else if (topic === `${base}/event`) {
     try { showEvent(JSON.parse(text)); } catch (e) { /* not ours */ }
+  } else if (topic === `${base}/link` && /^[1-9][0-9]{0,9}$/.test(text)) {
+    link = { n: Number(text), at: Date.now() };
   }
 });
 
@@ -96,9 +106,12 @@ let timer = null;
 
 function send() {
   if (!setpoint || !client.connected) return;
-  client.publish(`${base}/set`, JSON.stringify({
+  const cmd = {
     throttle: setpoint.throttle, steer: setpoint.steer, ttl_ms: TTL_MS,
-  }), { qos: 0 });
+  };
+  // A ping older than the car's bound would only make it refuse.
+  if (link && Date.now() - link.at < 1000) cmd.link = link.n;
+  client.publish(`${base}/set`, JSON.stringify(cmd), { qos: 0 });
 }
 
 function hold(throttle, steer) {
@@ -209,5 +222,6 @@ $('speed').addEventListener('change', () => {
 $('estop').addEventListener('click', () => {
   const on = !(state && state.estop === 'ON');
   if (on) release();
-  client.publish(`${base}/set/estop`, on ? 'ON' : 'OFF', { qos: 1 });
+  const off = state && state.estop_latch ? `OFF ${state.estop_latch}` : 'OFF';
+  client.publish(`${base}/set/estop`, on ? 'ON' : off, { qos: 1 });
 });

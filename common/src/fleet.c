@@ -3,7 +3,9 @@
  * fleet.c: the cars over MQTT; see fleet.h. Requests waiting for a car's
  * result sit in a list ordered by deadline (all get the same timeout, so
  * arrival order is deadline order) and in a hash by sequence number; one
- * timer follows the oldest.
+ * timer follows the oldest. Requests waiting for their car to be heard
+ * (just after subscribing) sit in a list of their own until it is, or
+ * until the settle timer says it will not be.
  */
 #include "iotcar/fleet.h"
 
@@ -23,10 +25,24 @@
 
 struct fleet_car {
 	char id[IOTCAR_ID_MAX + 1];
-	/* 1 online, 0 offline. */
+	/* 1 online, 0 offline, -1 not told yet (only its state was). */
 	int status;
 	/* Last state, re-printed on one line; NULL until one comes. */
 	char *state;
+	/* The latch its last state names: what a release releases. */
+	uint32_t estop_latch;
+	/* The newest link ping heard from it, and when; link 0: none. */
+	uint32_t link;
+	int64_t link_ms;
+};
+
+/* A request waiting for its car to be heard of. */
+struct parked {
+	struct parked *next;
+	struct iotcar_set set;
+	char car[IOTCAR_ID_MAX + 1];
+	size_t waiter_len;
+	alignas(max_align_t) unsigned char waiter[IOTCAR_FLEET_WAITER_MAX];
 };
 
 struct pending {
@@ -55,6 +71,12 @@ struct iotcar_fleet {
 	struct pending *buckets[FLEET_BUCKETS];
 	uint64_t next_seq;
 	struct iotcar_timer *timer;
+	/* Subscribed, and the settle window over. */
+	bool subscribed;
+	bool settled;
+	struct iotcar_timer *settle;
+	struct parked *parked;
+	size_t nparked;
 	bool stopped;
 };
 
@@ -81,7 +103,7 @@ static struct fleet_car *fleet_car(struct iotcar_fleet *f, const char *id)
 		return NULL;
 	f->cars = cars;
 	c = &cars[f->ncars++];
-	*c = (struct fleet_car){.status = 0};
+	*c = (struct fleet_car){.status = -1};
 	iotcar_strlcpy(c->id, id, sizeof(c->id));
 	return c;
 }
@@ -206,17 +228,100 @@ static void fleet_fail_all(struct iotcar_fleet *f, const char *text)
 	fleet_arm(f);
 }
 
+/* ==== Requests waiting for their car ==== */
+
+static int fleet_park(struct iotcar_fleet *f, const char *car,
+		      const struct iotcar_set *set, const void *waiter,
+		      size_t waiter_len)
+{
+	struct parked *p;
+	struct parked **tail = &f->parked;
+
+	if (f->nparked >= IOTCAR_FLEET_PARKED_MAX)
+		return -ENOBUFS;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->set = *set;
+	iotcar_strlcpy(p->car, car, sizeof(p->car));
+	p->waiter_len = waiter_len;
+	if (waiter_len)
+		memcpy(p->waiter, waiter, waiter_len);
+	/* In arrival order: a stop must not overtake the drive before it. */
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = p;
+	f->nparked++;
+	return 0;
+}
+
+/* Send (or answer) what waited for @p car; every car when NULL. */
+static void fleet_unpark(struct iotcar_fleet *f, const char *car)
+{
+	struct parked *list = NULL;
+	struct parked **tail = &list;
+	struct parked **pp = &f->parked;
+
+	/* Take them out first: one that waits again goes to a new list. */
+	while (*pp) {
+		struct parked *p = *pp;
+
+		if (car && strcmp(p->car, car)) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		f->nparked--;
+		p->next = NULL;
+		*tail = p;
+		tail = &p->next;
+	}
+	while (list) {
+		struct parked *p = list;
+
+		list = p->next;
+		iotcar_fleet_request(f, p->car, &p->set, p->waiter,
+				     p->waiter_len);
+		free(p);
+	}
+}
+
+static void fleet_on_settle(void *ctx)
+{
+	struct iotcar_fleet *f = ctx;
+
+	f->settled = true;
+	fleet_unpark(f, NULL);
+	if (f->h.settled)
+		f->h.settled(f->ctx);
+}
+
 /* ==== Requests ==== */
+
+/* What the car needs to judge the command's age, and the latch to release. */
+static void fleet_fill(struct iotcar_fleet *f, const struct fleet_car *c,
+		       struct iotcar_set *s)
+{
+	if ((s->fields & IOTCAR_SET_DRIVE) && c->link) {
+		s->fresh.has_link = true;
+		s->fresh.link = c->link;
+		s->fresh.max_age_ms = f->timeout_ms;
+	}
+	if ((s->fields & IOTCAR_SET_ESTOP) && !s->estop && !s->estop_latch)
+		s->estop_latch = c->estop_latch;
+}
 
 void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 			  const struct iotcar_set *set, const void *waiter,
 			  size_t waiter_len)
 {
 	char topic[IOTCAR_TOPIC_MAX];
-	char payload[256];
+	char payload[320];
 	struct iotcar_set s = *set;
 	struct pending *p;
-	int status = iotcar_fleet_car_status(f, car);
+	const struct fleet_car *c = fleet_find_car(f, car);
+	int status = c ? c->status : -1;
+	int64_t now = iotcar_clock_ms();
 	int len;
 	int ret;
 
@@ -227,9 +332,21 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 			     "cannot send that");
 		return;
 	}
-	if (!iotcar_mqtt_is_connected(f->mqtt)) {
+	if (!iotcar_mqtt_is_connected(f->mqtt) || f->stopped) {
 		fleet_answer(f, waiter, car, IOTCAR_FLEET_NO_BROKER,
 			     "not connected to the MQTT broker");
+		return;
+	}
+	/* Not heard of yet; or a release that needs the latch the car's
+	 * state names, which comes right after its status. */
+	if ((status < 0 ||
+	     ((s.fields & IOTCAR_SET_ESTOP) && !s.estop && !c->state)) &&
+	    !f->settled) {
+		ret = fleet_park(f, car, set, waiter, waiter_len);
+		if (ret)
+			fleet_answer(f, waiter, car, IOTCAR_FLEET_FAILED,
+				     "cannot wait for %s: %s", car,
+				     strerror(-ret));
 		return;
 	}
 	if (status != 1) {
@@ -239,6 +356,15 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 				    : "unknown (never seen on the broker)");
 		return;
 	}
+	/* Its pings stopped: the car would refuse the command as stale. */
+	if (c->link && (s.fields & IOTCAR_SET_DRIVE) &&
+	    now - c->link_ms > f->timeout_ms) {
+		fleet_answer(f, waiter, car, IOTCAR_FLEET_OFFLINE,
+			     "%s has not been heard for %lld ms", car,
+			     (long long)(now - c->link_ms));
+		return;
+	}
+	fleet_fill(f, c, &s);
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		fleet_answer(f, waiter, car, IOTCAR_FLEET_FAILED,
@@ -281,20 +407,25 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 
 /* ==== Messages ==== */
 
-/* JSON from the network, re-printed on one line; NULL if it is not. */
-static char *fleet_one_line(const struct iotcar_mqtt_msg *msg)
+/* A JSON object from the network, or NULL if it is not one. */
+static cJSON *fleet_object(const struct iotcar_mqtt_msg *msg)
 {
-	cJSON *o;
-	char *s;
+	cJSON *o = msg->payload ? cJSON_ParseWithLength(msg->payload, msg->len)
+				: NULL;
 
-	if (!msg->payload)
-		return NULL;
-	o = cJSON_ParseWithLength(msg->payload, msg->len);
 	if (!cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
-	s = cJSON_PrintUnformatted(o);
+	return o;
+}
+
+/* JSON from the network, re-printed on one line; NULL if it is not. */
+static char *fleet_one_line(const struct iotcar_mqtt_msg *msg)
+{
+	cJSON *o = fleet_object(msg);
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+
 	cJSON_Delete(o);
 	return s;
 }
@@ -304,6 +435,17 @@ static const char *fleet_string(const cJSON *o, const char *name)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* An e-stop latch number in @p o, or 0. */
+static uint32_t fleet_latch(const cJSON *o)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "estop_latch");
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
+	    v->valuedouble > IOTCAR_SERIAL_MAX)
+		return 0;
+	return (uint32_t)v->valuedouble;
 }
 
 static void fleet_on_result(struct iotcar_fleet *f,
@@ -335,6 +477,9 @@ static void fleet_on_result(struct iotcar_fleet *f,
 		goto out;
 	fleet_unlink(f, p);
 	status = fleet_string(o, "status");
+	/* An ON confirmed names its latch: what our next release releases. */
+	if (fleet_latch(o) && fleet_find_car(f, p->car))
+		fleet_find_car(f, p->car)->estop_latch = fleet_latch(o);
 	a.car = p->car;
 	a.rtt_us = (iotcar_clock_ns() - p->sent_ns) / 1000;
 	if (status && !strcmp(status, "ok")) {
@@ -365,22 +510,56 @@ static void fleet_on_status(struct iotcar_fleet *f, const char *car,
 	c->status = online;
 	if (f->h.status)
 		f->h.status(f->ctx, car, online);
+	fleet_unpark(f, car);
 }
 
 static void fleet_on_state(struct iotcar_fleet *f, const char *car,
 			   const struct iotcar_mqtt_msg *msg)
 {
 	struct fleet_car *c = fleet_car(f, car);
-	char *line = fleet_one_line(msg);
+	cJSON *o = fleet_object(msg);
+	char *line = o ? cJSON_PrintUnformatted(o) : NULL;
 
-	if (!c || !line) {
+	if (c && line) {
+		free(c->state);
+		c->state = line;
+		c->estop_latch = fleet_latch(o);
+		if (f->h.state)
+			f->h.state(f->ctx, car, line);
+	} else {
 		free(line);
-		return;
 	}
-	free(c->state);
-	c->state = line;
-	if (f->h.state)
-		f->h.state(f->ctx, car, line);
+	cJSON_Delete(o);
+	if (f->nparked)
+		fleet_unpark(f, car);
+}
+
+/*
+ * A link ping: the car is alive, and the number is what our next command
+ * to it quotes. A car heard only this way (no retained status: a broker
+ * that keeps none) is online.
+ */
+static void fleet_on_link(struct iotcar_fleet *f, const char *car,
+			  const struct iotcar_mqtt_msg *msg)
+{
+	struct fleet_car *c;
+	long n;
+
+	if (!msg->payload ||
+	    iotcar_parse_long(msg->payload, 1, IOTCAR_SERIAL_MAX, &n))
+		return;
+	c = fleet_car(f, car);
+	if (!c)
+		return;
+	c->link = (uint32_t)n;
+	c->link_ms = iotcar_clock_ms();
+	if (c->status != 1) {
+		c->status = 1;
+		if (f->h.status)
+			f->h.status(f->ctx, car, true);
+	}
+	if (f->nparked)
+		fleet_unpark(f, car);
 }
 
 static void fleet_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
@@ -410,6 +589,9 @@ static void fleet_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 	case IOTCAR_TOPIC_RESULT:
 		fleet_on_result(f, msg);
 		break;
+	case IOTCAR_TOPIC_LINK:
+		fleet_on_link(f, car, msg);
+		break;
 	default:
 		break;
 	}
@@ -418,36 +600,68 @@ static void fleet_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 static void fleet_on_connected(void *ctx)
 {
 	struct iotcar_fleet *f = ctx;
-	static const enum iotcar_topic_kind kinds[] = {
-		IOTCAR_TOPIC_STATUS, IOTCAR_TOPIC_STATE, IOTCAR_TOPIC_EVENT,
-		IOTCAR_TOPIC_RESULT};
-	char filters[4][IOTCAR_TOPIC_MAX];
-	struct iotcar_mqtt_sub subs[4];
+	/* Pings at QoS 0, like the car sends them: the newest matters. */
+	static const struct {
+		enum iotcar_topic_kind kind;
+		int qos;
+	} kinds[] = {
+		{IOTCAR_TOPIC_STATUS, 1}, {IOTCAR_TOPIC_STATE, 1},
+		{IOTCAR_TOPIC_EVENT, 1},  {IOTCAR_TOPIC_RESULT, 1},
+		{IOTCAR_TOPIC_LINK, 0},
+	};
+	enum {
+		N = sizeof(kinds) / sizeof(kinds[0])
+	};
+	char filters[N][IOTCAR_TOPIC_MAX];
+	struct iotcar_mqtt_sub subs[N];
 
-	for (size_t i = 0; i < 4; i++) {
+	f->subscribed = false;
+	f->settled = false;
+	for (size_t i = 0; i < N; i++) {
 		iotcar_topic_filter(filters[i], sizeof(filters[i]), f->prefix,
-				    kinds[i]);
-		subs[i] = (struct iotcar_mqtt_sub){filters[i], 1};
+				    kinds[i].kind);
+		subs[i] = (struct iotcar_mqtt_sub){filters[i], kinds[i].qos};
 	}
-	if (iotcar_mqtt_subscribe(f->mqtt, subs, 4))
+	if (iotcar_mqtt_subscribe(f->mqtt, subs, N))
 		log_error("cannot subscribe");
 	if (f->h.connected)
 		f->h.connected(f->ctx);
 }
 
-static void fleet_on_synced(void *ctx)
+static void fleet_on_subscribed(void *ctx)
 {
 	struct iotcar_fleet *f = ctx;
 
-	if (f->h.synced)
-		f->h.synced(f->ctx);
+	f->subscribed = true;
+	iotcar_timer_start(f->settle, IOTCAR_FLEET_SETTLE_MS, 0);
+	if (f->h.subscribed)
+		f->h.subscribed(f->ctx);
 }
 
-static void fleet_on_disconnected(void *ctx, const char *reason)
+/* Requests waiting for their car hear that the broker is gone. */
+static void fleet_fail_parked(struct iotcar_fleet *f, const char *text)
+{
+	while (f->parked) {
+		struct parked *p = f->parked;
+
+		f->parked = p->next;
+		f->nparked--;
+		fleet_answer(f, p->waiter, p->car, IOTCAR_FLEET_NO_BROKER, "%s",
+			     text);
+		free(p);
+	}
+}
+
+static void fleet_on_disconnected(void *ctx, const char *reason, int code)
 {
 	struct iotcar_fleet *f = ctx;
 
+	(void)code;
+	iotcar_timer_stop(f->settle);
+	f->subscribed = false;
+	f->settled = false;
 	fleet_fail_all(f, "lost the MQTT broker");
+	fleet_fail_parked(f, "lost the MQTT broker");
 	/* Retained status and state come again after the reconnect. */
 	fleet_forget_cars(f);
 	if (f->h.disconnected)
@@ -464,7 +678,7 @@ struct iotcar_fleet *iotcar_fleet_new(struct iotcar_loop *loop,
 {
 	static const struct iotcar_mqtt_handlers mh = {
 		.connected = fleet_on_connected,
-		.synced = fleet_on_synced,
+		.subscribed = fleet_on_subscribed,
 		.disconnected = fleet_on_disconnected,
 		.message = fleet_on_message,
 	};
@@ -481,7 +695,10 @@ struct iotcar_fleet *iotcar_fleet_new(struct iotcar_loop *loop,
 	if (!f->prefix || n < 0 || (size_t)n >= sizeof(f->id_prefix))
 		goto err;
 	f->timer = iotcar_timer_new(loop, fleet_on_timeout, f);
-	f->mqtt = f->timer ? iotcar_mqtt_new(loop, mqtt_opts, &mh, f) : NULL;
+	f->settle = iotcar_timer_new(loop, fleet_on_settle, f);
+	f->mqtt = f->timer && f->settle
+			  ? iotcar_mqtt_new(loop, mqtt_opts, &mh, f)
+			  : NULL;
 	if (!f->mqtt)
 		goto err;
 	return f;
@@ -501,7 +718,9 @@ void iotcar_fleet_stop(struct iotcar_fleet *f, const char *topic,
 	if (f->stopped)
 		return;
 	f->stopped = true;
+	iotcar_timer_stop(f->settle);
 	fleet_fail_all(f, "stopping");
+	fleet_fail_parked(f, "stopping");
 	if (topic && iotcar_mqtt_is_connected(f->mqtt))
 		iotcar_mqtt_publish(f->mqtt, topic, payload, strlen(payload), 1,
 				    true);
@@ -518,6 +737,11 @@ bool iotcar_fleet_is_connected(const struct iotcar_fleet *f)
 	return iotcar_mqtt_is_connected(f->mqtt);
 }
 
+bool iotcar_fleet_is_settled(const struct iotcar_fleet *f)
+{
+	return f->settled;
+}
+
 void iotcar_fleet_free(struct iotcar_fleet *f)
 {
 	if (!f)
@@ -526,6 +750,7 @@ void iotcar_fleet_free(struct iotcar_fleet *f)
 		iotcar_fleet_stop(f, NULL, NULL);
 	iotcar_mqtt_free(f->mqtt);
 	iotcar_timer_free(f->timer);
+	iotcar_timer_free(f->settle);
 	while (f->head) {
 		struct pending *p = f->head;
 

@@ -82,3 +82,20 @@ void iotcar_log(enum iotcar_log_level level, const char *fmt, ...)
 	}
 	errno = saved_errno;
 }
+
+void iotcar_log_burst_tick(struct iotcar_log_burst *b, uint64_t count,
+			   int64_t now_ms)
+{
+	if (count > b->last && !b->active) {
+		b->active = true;
+		b->start = b->last;
+		b->start_ms = now_ms;
+		log_warning("%s", b->what);
+	} else if (count == b->last && b->active) {
+		b->active = false;
+		log_warning("%s: %llu in %lld ms", b->what,
+			    (unsigned long long)(count - b->start),
+			    (long long)(now_ms - b->start_ms));
+	}
+	b->last = count;
+}

@@ -21,16 +21,6 @@
 #define MQTT_CONNECT_TIMEOUT_S 5
 /* Paho's own command queue; it applies while connected too. */
 #define MQTT_PAHO_BUFFERED_MAX 4096
-/*
- * Paho's receive thread naps 100 ms whenever a second passes with nothing
- * to read (every release up to 1.3.15), and a message arriving then waits:
- * measured, 1 in 20 first commands after a pause took 70-85 ms. A message
- * to ourselves every half second of silence keeps it from ever timing out.
- */
-#define MQTT_WAKE_MS 500
-#define MQTT_WAKE_PREFIX "$iotcar/wake/"
-/* Sent on the wake topic at QoS 1 after connecting: see synced in mqtt.h. */
-#define MQTT_SYNC_MARK "sync"
 
 struct iotcar_mqtt {
 	struct iotcar_loop *loop;
@@ -40,15 +30,6 @@ struct iotcar_mqtt {
 	struct mqtt_inbox inbox;
 	struct mqtt_window window;
 	struct iotcar_timer *retry;
-	struct iotcar_timer *wake;
-	/* $iotcar/wake/<client id>: '#' subscriptions never see '$' topics. */
-	char *wake_topic;
-	/* When the loop last got a message; loop thread only. */
-	int64_t last_rx_ms;
-	/* Wake messages sent since connecting, and whether we said that none
-	 * came back; loop thread only. */
-	int wakes_sent;
-	bool wake_warned;
 
 	/* Copies of the options: Paho keeps pointers to some of them. */
 	char *uri;
@@ -75,13 +56,14 @@ struct iotcar_mqtt {
 	int retry_ms;
 	unsigned failures;
 	char last_failure[MQTT_REASON_MAX];
+	/* Subscribes not acknowledged yet, and whether subscribed() ran. */
+	int subs_pending;
+	bool subscribed_told;
 
 	/* Shared with Paho's threads, under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool disconnect_done;
-	/* Wake messages that came back since connecting. */
-	int wakes_seen;
 	char ssl_error[MQTT_REASON_MAX];
 	/* Topics of the last subscribe, to name refusals. */
 	char **sub_topics;
@@ -128,18 +110,6 @@ static int paho_message(void *context, char *topic, int topic_len,
 	struct mqtt_event *ev;
 	char *p;
 
-	/* Our own wake-up call has done its job by arriving; the sync mark
-	 * says every retained message before it has arrived too. */
-	if (tlen == strlen(m->wake_topic) &&
-	    !memcmp(topic, m->wake_topic, tlen)) {
-		pthread_mutex_lock(&m->lock);
-		m->wakes_seen++;
-		pthread_mutex_unlock(&m->lock);
-		if (plen == strlen(MQTT_SYNC_MARK) &&
-		    !memcmp(msg->payload, MQTT_SYNC_MARK, plen))
-			mqtt_push_status(m, MQTT_EV_SUBSCRIBED, NULL);
-		goto out;
-	}
 	ev = mqtt_event_new(MQTT_EV_MESSAGE, tlen + copy + rtlen + cdlen + 3);
 	if (!ev) {
 		mqtt_inbox_count_drop(&m->inbox);
@@ -169,6 +139,7 @@ static int paho_message(void *context, char *topic, int topic_len,
 	ev->msg.oversize = oversize;
 	ev->msg.qos = msg->qos;
 	ev->msg.retained = msg->retained != 0;
+	ev->keep = m->handlers.keep && m->handlers.keep(m->ctx, &ev->msg);
 	mqtt_inbox_push(&m->inbox, ev);
 out:
 	MQTTAsync_freeMessage(&msg);
@@ -185,12 +156,19 @@ static void paho_connection_lost(void *context, char *cause)
 static void paho_disconnected(void *context, MQTTProperties *props,
 			      enum MQTTReasonCodes rc)
 {
-	char reason[MQTT_REASON_MAX];
+	struct iotcar_mqtt *m = context;
+	struct mqtt_event *ev = mqtt_event_new(MQTT_EV_LOST, 0);
 
 	(void)props;
-	snprintf(reason, sizeof(reason), "the broker disconnected us: %s",
-		 MQTTReasonCode_toString(rc));
-	mqtt_push_status(context, MQTT_EV_LOST, reason);
+	if (!ev) {
+		log_error("mqtt: out of memory; connection event lost");
+		return;
+	}
+	snprintf(ev->reason, sizeof(ev->reason),
+		 "the broker disconnected us: %s (MQTT reason 0x%02X)",
+		 MQTTReasonCode_toString(rc), (unsigned)rc);
+	ev->reason_code = (int)rc;
+	mqtt_inbox_push(&m->inbox, ev);
 }
 
 static void paho_connect_ok(void *context, MQTTAsync_successData5 *resp)
@@ -250,6 +228,8 @@ static void paho_subscribe_ok(void *context, MQTTAsync_successData5 *resp)
 	struct iotcar_mqtt *m = context;
 	int n = resp->alt.sub.reasonCodeCount;
 
+	/* A refused filter was still answered: the SUBACK is what counts. */
+	mqtt_push_status(m, MQTT_EV_SUBSCRIBED, NULL);
 	pthread_mutex_lock(&m->lock);
 	for (int i = 0; i < n; i++) {
 		/* Paho fills the array only for two topics or more. */
@@ -268,7 +248,7 @@ static void paho_subscribe_ok(void *context, MQTTAsync_successData5 *resp)
 
 static void paho_subscribe_failed(void *context, MQTTAsync_failureData5 *resp)
 {
-	(void)context;
+	mqtt_push_status(context, MQTT_EV_SUBSCRIBED, NULL);
 	log_error("mqtt: subscribe failed: %s",
 		  resp->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR
 			  ? MQTTReasonCode_toString(resp->reasonCode)
@@ -296,26 +276,6 @@ static void paho_publish_failed(void *context, MQTTAsync_failureData5 *resp)
 {
 	(void)resp;
 	paho_publish_done(context);
-}
-
-static void paho_wake_refused(void *context, MQTTAsync_failureData5 *resp)
-{
-	struct iotcar_mqtt *m = context;
-
-	log_warning("mqtt: the broker refused %s (%s); expect up to 100 ms "
-		    "more latency after idle seconds",
-		    m->wake_topic, MQTTReasonCode_toString(resp->reasonCode));
-}
-
-static void paho_wake_subscribed(void *context, MQTTAsync_successData5 *resp)
-{
-	/* One topic: a refusal comes as a success with a failure code. */
-	if (resp->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR) {
-		MQTTAsync_failureData5 f = MQTTAsync_failureData5_initializer;
-
-		f.reasonCode = resp->reasonCode;
-		paho_wake_refused(context, &f);
-	}
 }
 
 static void paho_disconnect_done(struct iotcar_mqtt *m)
@@ -373,6 +333,7 @@ static void mqtt_connect(struct iotcar_mqtt *m)
 		co.ssl = &ssl;
 	}
 	m->attempting = true;
+	log_debug("mqtt: connecting to %s", m->uri);
 	rc = MQTTAsync_connect(m->client, &co);
 	if (rc != MQTTASYNC_SUCCESS) {
 		m->attempting = false;
@@ -396,53 +357,21 @@ static void mqtt_schedule_retry(struct iotcar_mqtt *m)
 							: m->retry_ms * 2;
 }
 
-static int mqtt_send(struct iotcar_mqtt *m, const char *topic,
-		     const void *payload, size_t len, int qos, bool retain,
-		     const void *correlation, size_t correlation_len);
-static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
-		       const void *payload, size_t len, int qos, bool retain,
-		       const void *correlation, size_t correlation_len,
-		       const char *response_topic);
 static void mqtt_flush_window(struct iotcar_mqtt *m);
 
-static void mqtt_on_wake_timer(void *ctx)
+/* The connection is gone: forget its publishes, and try again. */
+static void mqtt_lost(struct iotcar_mqtt *m, const char *reason, int code)
 {
-	struct iotcar_mqtt *m = ctx;
-	int seen;
-
-	if (!m->connected ||
-	    iotcar_clock_ms() - m->last_rx_ms < MQTT_WAKE_MS - 10)
-		return;
-	pthread_mutex_lock(&m->lock);
-	seen = m->wakes_seen;
-	pthread_mutex_unlock(&m->lock);
-	/* An ACL that forbids the topic drops them silently: say so once. */
-	if (m->wakes_sent >= 4 && seen == 0 && !m->wake_warned) {
-		m->wake_warned = true;
-		log_warning(
-			"mqtt: none of our messages to %s came back; does "
-			"the broker's ACL allow it (pattern readwrite "
-			"$iotcar/wake/%%c)? Expect up to 100 ms more latency "
-			"after idle seconds",
-			m->wake_topic);
-	}
-	m->wakes_sent++;
-	mqtt_submit(m, m->wake_topic, "", 0, 0, false, NULL, 0, NULL);
-}
-
-/* Subscribe to our wake topic; separate from the program's subscriptions. */
-static void mqtt_subscribe_wake(struct iotcar_mqtt *m)
-{
-	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-
-	ro.onFailure5 = paho_wake_refused;
-	ro.onSuccess5 = paho_wake_subscribed;
-	ro.context = m;
-	/* QoS 1, so that the sync mark keeps its place after retained
-	 * QoS 1 messages. */
-	if (MQTTAsync_subscribe(m->client, m->wake_topic, 1, &ro) ==
-	    MQTTASYNC_SUCCESS)
-		iotcar_timer_start(m->wake, MQTT_WAKE_MS, MQTT_WAKE_MS);
+	m->connected = false;
+	mqtt_window_reset(&m->window, 0);
+	log_warning("mqtt: lost %s: %s", m->uri, reason);
+	/* Another client took our client id: coming straight back would
+	 * only push it off in turn, and it us. */
+	m->retry_ms = code == IOTCAR_MQTT_SESSION_TAKEN_OVER ? m->retry_max_ms
+							     : m->retry_min_ms;
+	mqtt_schedule_retry(m);
+	if (m->handlers.disconnected)
+		m->handlers.disconnected(m->ctx, reason, code);
 }
 
 static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
@@ -455,23 +384,15 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 		m->retry_ms = m->retry_min_ms;
 		m->failures = 0;
 		m->last_failure[0] = '\0';
+		m->subs_pending = 0;
+		m->subscribed_told = false;
 		if (!mqtt_nodelay_set(m->host, m->port))
 			log_warning("mqtt: broker socket not found; "
 				    "TCP_NODELAY not set, expect ~40 ms "
 				    "delays");
-		m->last_rx_ms = iotcar_clock_ms();
-		m->wakes_sent = 0;
-		pthread_mutex_lock(&m->lock);
-		m->wakes_seen = 0;
-		pthread_mutex_unlock(&m->lock);
-		mqtt_subscribe_wake(m);
 		log_info("mqtt: connected to %s", m->uri);
 		if (m->handlers.connected)
 			m->handlers.connected(m->ctx);
-		/* Queued after the subscriptions just made: it comes back after
-		 * their retained messages. */
-		mqtt_send(m, m->wake_topic, MQTT_SYNC_MARK,
-			  strlen(MQTT_SYNC_MARK), 1, false, NULL, 0);
 		break;
 	case MQTT_EV_CONNECT_FAILED:
 		m->attempting = false;
@@ -484,23 +405,22 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 		mqtt_schedule_retry(m);
 		break;
 	case MQTT_EV_LOST:
-		if (!m->connected)
-			break;
-		m->connected = false;
-		iotcar_timer_stop(m->wake);
-		mqtt_window_reset(&m->window, 0);
-		log_warning("mqtt: lost %s: %s", m->uri, ev->reason);
-		m->retry_ms = m->retry_min_ms;
-		mqtt_schedule_retry(m);
-		if (m->handlers.disconnected)
-			m->handlers.disconnected(m->ctx, ev->reason);
+		if (m->connected)
+			mqtt_lost(m, ev->reason, ev->reason_code);
 		break;
 	case MQTT_EV_SUBSCRIBED:
-		if (m->connected && m->handlers.synced)
-			m->handlers.synced(m->ctx);
+		if (!m->connected || m->subs_pending == 0 ||
+		    --m->subs_pending > 0 || m->subscribed_told)
+			break;
+		m->subscribed_told = true;
+		if (m->handlers.subscribed)
+			m->handlers.subscribed(m->ctx);
+		break;
+	case MQTT_EV_OVERLOAD:
+		if (m->handlers.overload)
+			m->handlers.overload(m->ctx);
 		break;
 	case MQTT_EV_MESSAGE:
-	case MQTT_EV_OVERLOAD:
 		break;
 	}
 }
@@ -519,7 +439,6 @@ static void mqtt_on_inbox(void *ctx, int fd, uint32_t events)
 		if (m->stopped) {
 			/* After stop no handler runs. */
 		} else if (ev->type == MQTT_EV_MESSAGE) {
-			m->last_rx_ms = iotcar_clock_ms();
 			if (m->handlers.message)
 				m->handlers.message(m->ctx, &ev->msg);
 		} else {
@@ -560,22 +479,6 @@ static int mqtt_copy_opts(struct iotcar_mqtt *m,
 				  : m->retry_min_ms;
 	m->retry_ms = m->retry_min_ms;
 	return 0;
-}
-
-/* "$iotcar/wake/<client id>", minus characters a topic cannot hold. */
-static char *mqtt_wake_topic(const char *client_id)
-{
-	size_t n = strlen(MQTT_WAKE_PREFIX) + strlen(client_id) + 1;
-	char *t = malloc(n);
-
-	if (!t)
-		return NULL;
-	snprintf(t, n, "%s%s", MQTT_WAKE_PREFIX, client_id);
-	for (char *p = t + strlen(MQTT_WAKE_PREFIX); *p; p++) {
-		if (*p == '/' || *p == '+' || *p == '#')
-			*p = '_';
-	}
-	return t;
 }
 
 /* The version of the Paho library loaded, "1.3.12"; "" when it says none. */
@@ -654,9 +557,7 @@ struct iotcar_mqtt *iotcar_mqtt_new(struct iotcar_loop *loop,
 	if (iotcar_loop_add_fd(loop, m->inbox.evfd, EPOLLIN, mqtt_on_inbox, m))
 		goto err;
 	m->retry = iotcar_timer_new(loop, mqtt_on_retry, m);
-	m->wake = iotcar_timer_new(loop, mqtt_on_wake_timer, m);
-	m->wake_topic = mqtt_wake_topic(m->client_id);
-	if (!m->retry || !m->wake || !m->wake_topic || mqtt_create_client(m))
+	if (!m->retry || mqtt_create_client(m))
 		goto err;
 	return m;
 err:
@@ -740,7 +641,10 @@ int iotcar_mqtt_subscribe(struct iotcar_mqtt *m,
 	ro.subscribeOptionsList = so;
 	ro.subscribeOptionsCount = (int)count;
 	rc = MQTTAsync_subscribeMany(m->client, (int)count, topics, qos, &ro);
-	return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
+	if (rc != MQTTASYNC_SUCCESS)
+		return -EIO;
+	m->subs_pending++;
+	return 0;
 }
 
 /* Hand one publish to Paho; QoS 1/2 ones already hold a window slot. */
@@ -862,6 +766,21 @@ int iotcar_mqtt_request(struct iotcar_mqtt *m, const char *topic,
 			   response_topic);
 }
 
+void iotcar_mqtt_reconnect(struct iotcar_mqtt *m, const char *reason)
+{
+	MQTTAsync_disconnectOptions d =
+		MQTTAsync_disconnectOptions_initializer5;
+
+	if (m->stopped || !m->connected)
+		return;
+	/* Given up on either way: whether Paho could say goodbye through a
+	 * dead link does not matter. */
+	d.timeout = 0;
+	if (MQTTAsync_disconnect(m->client, &d) != MQTTASYNC_SUCCESS)
+		log_debug("mqtt: disconnect refused; reconnecting anyway");
+	mqtt_lost(m, reason, 0);
+}
+
 uint64_t iotcar_mqtt_dropped(struct iotcar_mqtt *m)
 {
 	return mqtt_inbox_dropped(&m->inbox);
@@ -879,8 +798,6 @@ int iotcar_mqtt_stop(struct iotcar_mqtt *m, int timeout_ms)
 	m->stopped = true;
 	if (m->retry)
 		iotcar_timer_stop(m->retry);
-	if (m->wake)
-		iotcar_timer_stop(m->wake);
 	if (!m->client || !MQTTAsync_isConnected(m->client))
 		return 0;
 	mqtt_deadline(&deadline, timeout_ms);
@@ -917,8 +834,6 @@ void iotcar_mqtt_free(struct iotcar_mqtt *m)
 		MQTTAsync_destroy(&m->client);
 	}
 	iotcar_timer_free(m->retry);
-	iotcar_timer_free(m->wake);
-	free(m->wake_topic);
 	if (m->inbox.evfd >= 0)
 		iotcar_loop_del_fd(m->loop, m->inbox.evfd);
 	mqtt_inbox_cleanup(&m->inbox);

@@ -34,6 +34,7 @@ static const char *const err_names[IOTCAR_ERR_COUNT] = {
 	[IOTCAR_ERR_ESTOP] = "estop",
 	[IOTCAR_ERR_BLOCKED] = "blocked",
 	[IOTCAR_ERR_RETAINED] = "retained",
+	[IOTCAR_ERR_STALE] = "stale",
 	[IOTCAR_ERR_INTERNAL] = "internal",
 };
 
@@ -282,20 +283,35 @@ int iotcar_speed_limit_parse(const char *text, size_t len, int *limit,
 	return drive_number(buf, "speed_limit", 0, 100, limit, err);
 }
 
-int iotcar_estop_parse(const char *text, size_t len, bool *on,
+int iotcar_estop_parse(const char *text, size_t len, bool *on, uint32_t *latch,
 		       struct iotcar_error *err)
 {
 	char buf[32];
+	char *words[3];
+	long n = 0;
+	int nwords;
 
+	if (latch)
+		*latch = 0;
 	if (payload_word(text, len, buf, sizeof(buf), "estop", err))
 		return -EINVAL;
-	if (strcasecmp(buf, "ON") == 0 || strcasecmp(buf, "OFF") == 0) {
-		*on = strcasecmp(buf, "ON") == 0;
+	nwords = drive_split(buf, words, 2);
+	if (nwords == 1 &&
+	    (!strcasecmp(words[0], "ON") || !strcasecmp(words[0], "OFF"))) {
+		*on = !strcasecmp(words[0], "ON");
 		return 0;
 	}
+	if (latch && nwords == 2 && !strcasecmp(words[0], "OFF") &&
+	    !iotcar_parse_long(words[1], 1, IOTCAR_SERIAL_MAX, &n)) {
+		*on = false;
+		*latch = (uint32_t)n;
+		return 0;
+	}
+	/* The words were cut apart in buf: quote the payload itself. */
 	iotcar_error_set(err, IOTCAR_ERR_BAD_ARGUMENT,
-			 "estop must be ON or OFF, got '%.*s'",
-			 iotcar_utf8_prefix(buf, SIZE_MAX, 24), buf);
+			 "estop must be ON, OFF%s, got '%.*s'",
+			 latch ? " or OFF <latch>" : "",
+			 iotcar_utf8_prefix(text, len, 24), text);
 	return -EINVAL;
 }
 
@@ -370,8 +386,11 @@ enum set_key {
 	SET_KEY_STEER,
 	SET_KEY_TTL,
 	SET_KEY_DRIVE,
+	SET_KEY_LINK,
+	SET_KEY_MAX_AGE,
 	SET_KEY_SPEED_LIMIT,
 	SET_KEY_ESTOP,
+	SET_KEY_ESTOP_LATCH,
 	SET_KEY_ID,
 	SET_KEY_COUNT,
 };
@@ -381,8 +400,11 @@ static const char *const set_keys[SET_KEY_COUNT] = {
 	[SET_KEY_STEER] = "steer",
 	[SET_KEY_TTL] = "ttl_ms",
 	[SET_KEY_DRIVE] = "drive",
+	[SET_KEY_LINK] = "link",
+	[SET_KEY_MAX_AGE] = "max_age_ms",
 	[SET_KEY_SPEED_LIMIT] = "speed_limit",
 	[SET_KEY_ESTOP] = "estop",
+	[SET_KEY_ESTOP_LATCH] = "estop_latch",
 	[SET_KEY_ID] = "id",
 };
 
@@ -403,9 +425,9 @@ static int set_index(const cJSON *root, const cJSON *by_key[SET_KEY_COUNT],
 		if (k == SET_KEY_COUNT) {
 			iotcar_error_set(
 				err, IOTCAR_ERR_UNKNOWN_FIELD,
-				"unknown field '%.*s' (throttle, "
-				"steer, ttl_ms, drive, speed_limit, "
-				"estop, id)",
+				"unknown field '%.*s' (throttle, steer, "
+				"ttl_ms, drive, link, max_age_ms, "
+				"speed_limit, estop, estop_latch, id)",
 				iotcar_utf8_prefix(item->string, SIZE_MAX, 32),
 				item->string);
 			return -EINVAL;
@@ -433,11 +455,27 @@ static int set_drive(const cJSON *const by_key[SET_KEY_COUNT],
 				 "both");
 		return -EINVAL;
 	}
-	if (by_key[SET_KEY_TTL] && !drive && !axes) {
+	if ((by_key[SET_KEY_TTL] || by_key[SET_KEY_LINK] ||
+	     by_key[SET_KEY_MAX_AGE]) &&
+	    !drive && !axes) {
 		iotcar_error_set(err, IOTCAR_ERR_BAD_ARGUMENT,
-				 "ttl_ms needs throttle, steer or drive");
+				 "ttl_ms, link and max_age_ms need throttle, "
+				 "steer or drive");
 		return -EINVAL;
 	}
+	if (by_key[SET_KEY_LINK]) {
+		int n;
+
+		if (json_int(by_key[SET_KEY_LINK], 1, IOTCAR_SERIAL_MAX, &n,
+			     err))
+			return -EINVAL;
+		out->fresh.has_link = true;
+		out->fresh.link = (uint32_t)n;
+	}
+	if (by_key[SET_KEY_MAX_AGE] &&
+	    json_int(by_key[SET_KEY_MAX_AGE], 1, IOTCAR_MAX_AGE_MS_MAX,
+		     &out->fresh.max_age_ms, err))
+		return -EINVAL;
 	if (by_key[SET_KEY_TTL] &&
 	    json_int(by_key[SET_KEY_TTL], 1, IOTCAR_DRIVE_MS_MAX, &ttl, err))
 		return -EINVAL;
@@ -489,14 +527,47 @@ static int set_settings(const cJSON *const by_key[SET_KEY_COUNT],
 		if (!cJSON_IsString(estop) ||
 		    iotcar_estop_parse(estop->valuestring,
 				       strlen(estop->valuestring), &out->estop,
-				       err)) {
+				       NULL, err)) {
 			iotcar_error_set(err, IOTCAR_ERR_BAD_ARGUMENT,
 					 "estop must be \"ON\" or \"OFF\"");
 			return -EINVAL;
 		}
 		out->fields |= IOTCAR_SET_ESTOP;
 	}
+	if (by_key[SET_KEY_ESTOP_LATCH]) {
+		int n;
+
+		if (!estop || out->estop) {
+			iotcar_error_set(err, IOTCAR_ERR_BAD_ARGUMENT,
+					 "estop_latch goes with \"estop\":"
+					 "\"OFF\": the latch it releases");
+			return -EINVAL;
+		}
+		if (json_int(by_key[SET_KEY_ESTOP_LATCH], 1, IOTCAR_SERIAL_MAX,
+			     &n, err))
+			return -EINVAL;
+		out->estop_latch = (uint32_t)n;
+	}
 	return 0;
+}
+
+/*
+ * Does the JSON text hold the escape \u0000? cJSON decodes it into a NUL
+ * inside a string, and every C string function would then read
+ * "forward\u0000 junk" as "forward": such a command is refused instead.
+ */
+static bool payload_has_nul_escape(const char *json, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (json[i] != '\\')
+			continue;
+		if (json[i + 1] == 'u' && len - i >= 6 &&
+		    !memcmp(json + i + 2, "0000", 4))
+			return true;
+		/* Skip the escaped character: "\\u0000" is text. */
+		i++;
+	}
+	return false;
 }
 
 int iotcar_set_parse(const char *json, size_t len, struct iotcar_set *out,
@@ -533,6 +604,12 @@ int iotcar_set_parse(const char *json, size_t len, struct iotcar_set *out,
 	}
 	/* The id first, so that every error result can carry it. */
 	json_id_peek(root, &out->id);
+	if (payload_has_nul_escape(json, len)) {
+		iotcar_error_set(err, IOTCAR_ERR_BAD_ENCODING,
+				 "a string holds \\u0000, which would cut it "
+				 "short");
+		goto out;
+	}
 	if (set_index(root, by_key, err))
 		goto out;
 	if (by_key[SET_KEY_ID] && json_id(by_key[SET_KEY_ID], &out->id, err))
@@ -600,6 +677,7 @@ int iotcar_state_format(const struct iotcar_state *st, char *buf, size_t size)
 	cJSON_AddNumberToObject(o, "right", st->right);
 	cJSON_AddNumberToObject(o, "speed_limit", st->speed_limit);
 	cJSON_AddStringToObject(o, "estop", on_off(st->estop));
+	cJSON_AddNumberToObject(o, "estop_latch", st->estop_latch);
 	cJSON_AddStringToObject(o, "obstacle", on_off(st->obstacle));
 	cJSON_AddStringToObject(o, "moving", on_off(st->moving));
 	if (st->has_distance)
@@ -639,17 +717,25 @@ int iotcar_set_format(const struct iotcar_set *s, char *buf, size_t size)
 		cJSON_AddNumberToObject(o, "steer", s->drive.steer);
 		if (s->drive.ttl_ms)
 			cJSON_AddNumberToObject(o, "ttl_ms", s->drive.ttl_ms);
+		if (s->fresh.has_link)
+			cJSON_AddNumberToObject(o, "link", s->fresh.link);
+		if (s->fresh.max_age_ms)
+			cJSON_AddNumberToObject(o, "max_age_ms",
+						s->fresh.max_age_ms);
 	}
 	if (s->fields & IOTCAR_SET_SPEED_LIMIT)
 		cJSON_AddNumberToObject(o, "speed_limit", s->speed_limit);
 	if (s->fields & IOTCAR_SET_ESTOP)
 		cJSON_AddStringToObject(o, "estop", on_off(s->estop));
+	if ((s->fields & IOTCAR_SET_ESTOP) && !s->estop && s->estop_latch)
+		cJSON_AddNumberToObject(o, "estop_latch", s->estop_latch);
 	add_id(o, &s->id);
 	return payload_print(o, buf, size);
 }
 
 int iotcar_result_format(const char *cmd, const struct iotcar_cmd_id *id,
-			 const struct iotcar_error *err, char *buf, size_t size)
+			 const struct iotcar_error *err, uint32_t estop_latch,
+			 char *buf, size_t size)
 {
 	bool ok = !err || err->code == IOTCAR_ERR_NONE;
 	cJSON *o = cJSON_CreateObject();
@@ -661,6 +747,8 @@ int iotcar_result_format(const char *cmd, const struct iotcar_cmd_id *id,
 	cJSON_AddStringToObject(o, "status", ok ? "ok" : "error");
 	if (!ok)
 		add_error(o, err);
+	else if (estop_latch)
+		cJSON_AddNumberToObject(o, "estop_latch", estop_latch);
 	return payload_print(o, buf, size);
 }
 
@@ -675,12 +763,20 @@ int iotcar_event_format(const struct iotcar_event *ev, char *buf, size_t size)
 	cJSON_AddStringToObject(o, "event_type", ev->event);
 	if (ev->reason)
 		cJSON_AddStringToObject(o, "reason", ev->reason);
+	if (ev->has_down_ms)
+		cJSON_AddNumberToObject(o, "down_ms", (double)ev->down_ms);
+	if (ev->reason_code)
+		cJSON_AddNumberToObject(o, "reason_code", ev->reason_code);
+	if (ev->message)
+		cJSON_AddStringToObject(o, "message", ev->message);
 	if (ev->topic)
 		cJSON_AddStringToObject(o, "topic", ev->topic);
 	if (ev->err)
 		add_error(o, ev->err);
 	if (ev->estop)
 		cJSON_AddStringToObject(o, "estop", ev->estop);
+	if (ev->estop_latch)
+		cJSON_AddNumberToObject(o, "estop_latch", ev->estop_latch);
 	if (ev->has_distance)
 		cJSON_AddNumberToObject(o, "distance_cm",
 					distance_tenth(ev->distance_cm));
@@ -723,6 +819,8 @@ int iotcar_telemetry_format(const struct iotcar_telemetry *t, char *buf,
 	cJSON_AddNumberToObject(o, "commands", (double)t->commands);
 	cJSON_AddNumberToObject(o, "rejected", (double)t->rejected);
 	cJSON_AddNumberToObject(o, "dropped", (double)t->dropped);
+	cJSON_AddNumberToObject(o, "results_lost", (double)t->results_lost);
+	cJSON_AddNumberToObject(o, "events_lost", (double)t->events_lost);
 	return payload_print(o, buf, size);
 }
 
@@ -783,6 +881,12 @@ int iotcar_state_parse(const char *json, size_t len, struct iotcar_state *st)
 	      (cJSON_IsNumber(dist) && isfinite(dist->valuedouble) &&
 	       dist->valuedouble >= 0)) &&
 	     cJSON_IsNumber(seq) && seq->valuedouble >= 0;
+	if (ok && cJSON_GetObjectItemCaseSensitive(o, "estop_latch")) {
+		int latch = 0;
+
+		ok = state_int(o, "estop_latch", 0, IOTCAR_SERIAL_MAX, &latch);
+		st->estop_latch = (uint32_t)latch;
+	}
 	if (ok) {
 		st->mode = (enum iotcar_mode)m;
 		st->has_distance = cJSON_IsNumber(dist);

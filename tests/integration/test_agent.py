@@ -229,10 +229,14 @@ def test_estop_latch(env):
     m = c.mark()
     c.publish(f"{CAR}/set/drive", "forward 50 60000")
     a.wait_outputs(50, 50)
-    c.publish(f"{CAR}/set/estop", "ON", qos=1)
-    c.wait_for(f"{CAR}/event", event_is("estop", estop="ON"), since=m)
+    c.publish(f"{CAR}/set", '{"estop":"ON","id":"on"}', qos=1)
+    r = c.wait_for(f"{CAR}/result", result_is(id="on"), since=m).json()
+    latch = r["estop_latch"]
+    c.wait_for(f"{CAR}/event", event_is("estop", estop="ON",
+                                        estop_latch=latch), since=m)
     s = wait_state(c, since=m, mode="estop")
-    check(s["estop"] == "ON" and s["moving"] == "OFF", f"{s}")
+    check(s["estop"] == "ON" and s["moving"] == "OFF" and
+          s["estop_latch"] == latch, f"{s}")
     a.wait_outputs(0, 0)
     for text in ("forward 50", "backward 20", "stop"):
         m = c.mark()
@@ -245,8 +249,19 @@ def test_estop_latch(env):
     r = c.wait_for(f"{CAR}/result", result_is(id="j"), since=m).json()
     check(r["error"] == "estop", f"{r}")
     check(a.outputs() == (0, 0), "moved while latched")
+    # A bare OFF this soon after the ON may have been sent before it.
     m = c.mark()
     c.publish(f"{CAR}/set/estop", "OFF", qos=1)
+    r = c.wait_for(f"{CAR}/result", since=m).json()
+    check(r["error"] == "estop" and f"OFF {latch}" in r["message"], f"{r}")
+    # One that names another latch releases nothing.
+    m = c.mark()
+    c.publish(f"{CAR}/set/estop", f"OFF {latch % 1000 + 1}", qos=1)
+    r = c.wait_for(f"{CAR}/result", since=m).json()
+    check(r["error"] == "estop", f"{r}")
+    # Naming the latch that holds releases it at once.
+    m = c.mark()
+    c.publish(f"{CAR}/set/estop", f"OFF {latch}", qos=1)
     c.wait_for(f"{CAR}/event", event_is("estop", estop="OFF"), since=m)
     c.publish(f"{CAR}/set/drive", "forward 30 60000")
     a.wait_outputs(30, 30)
@@ -383,8 +398,11 @@ def test_sigterm_and_sigint_stop_cleanly(env):
 
 def test_all_cars_topics(env):
     b = env.broker()
-    a1 = env.agent(b, "car1", args=["--max-ttl-ms", "60000"])
-    a2 = env.agent(b, "car2", args=["--max-ttl-ms", "60000"])
+    # Each car has a latch of its own: an OFF to all names none, and the
+    # guard is off here (test_estop_latch has it).
+    args = ["--max-ttl-ms", "60000", "--estop-guard-ms", "0"]
+    a1 = env.agent(b, "car1", args=args)
+    a2 = env.agent(b, "car2", args=args)
     c = env.client(b.port).subscribe("iotcar/#")
     for car in ("car1", "car2"):
         c.publish(f"iotcar/{car}/set/drive", "forward 40 60000")
@@ -418,26 +436,24 @@ def test_get_republishes_state_and_telemetry(env):
     check(t["hal"] == "sim", f"{t}")
 
 
-def test_idle_client_wakes_itself_out_of_sight(env):
-    # Paho 1.3.12 naps 100 ms after each quiet second; an idle agent pings
-    # itself on a '$' topic, which '#' subscribers never see.
-    wake = "$iotcar/wake/iotcar-car-car1"
+def test_link_pings_are_the_cars_own_round_trip(env):
+    # The car pings itself on its own link topic, four times a link
+    # timeout (1 s), at QoS 0 and never retained, in numbers that count
+    # up from a random start; it says online once the first came back.
     b = env.broker()
+    c = env.client(b.port).subscribe(f"{CAR}/#")
     env.agent(b, args=["--telemetry-ms", "3600000"])
-    dollar = env.client(b.port).subscribe("$iotcar/wake/#")
-    hash_ = env.client(b.port).subscribe("#")
-    m = dollar.mark()
-    # Two idle pings (empty, QoS 0); the QoS 1 "sync" mark sent after
-    # connecting may come first when much else was sent then.
-    def pings():
-        return [x for x in dollar.received(wake, since=m) if x.payload == b""]
-    wait_until(lambda: len(pings()) >= 2, "two wake pings")
-    check(all(x.qos == 0 for x in pings()), f"{pings()}")
-    # Everything published before the marker has reached hash_ by then.
-    hash_.publish("test/marker", "x")
-    hash_.wait_for("test/marker")
-    leaked = [x.topic for x in hash_.received() if x.topic.startswith("$")]
-    check(not leaked, f"'#' saw {leaked}")
+    m = c.mark()
+    wait_until(lambda: len(c.received(f"{CAR}/link", since=m)) >= 5,
+               "five pings")
+    pings = c.received(f"{CAR}/link")
+    nums = [int(x.text) for x in pings]
+    check(all(y - x == 1 for x, y in zip(nums, nums[1:])), f"{nums}")
+    check(all(x.qos == 0 and not x.retain for x in pings), f"{pings}")
+    first = c.received().index(pings[0])
+    online = [i for i, x in enumerate(c.received())
+              if x.topic == f"{CAR}/status" and x.text == "online"]
+    check(online and online[0] > first, "online before the first ping")
 
 
 def test_telemetry_is_periodic(env):

@@ -8,9 +8,10 @@ and --ha-cleanup."""
 import os
 import re
 import subprocess
+import time
 
 from harness import (DEADLINE_S, SOURCE_DIR, check, event_is, main,
-                     wait_state)
+                     state_is, wait_state, wait_until)
 
 CAR = "iotcar/car1"
 HA = "homeassistant"
@@ -202,7 +203,15 @@ def test_entities_drive_the_car(env):
     wait_state(c, since=m, speed_limit=40)
     _, sw = got[("switch", "estop")]
     c.publish(sw["command_topic"], "ON", qos=sw["qos"])
-    wait_state(c, since=m, estop="ON", mode="estop")
+    on_at = c.wait_for(f"{CAR}/state", state_is(estop="ON", mode="estop"),
+                       since=m).time
+    # The switch's OFF names no latch: the car takes it once the latch
+    # is older than its guard (1 s), as a person flipping back would.
+    m = c.mark()
+    c.publish(sw["command_topic"], "OFF", qos=sw["qos"])
+    r = c.wait_for(f"{CAR}/result", since=m).json()
+    check(r["error"] == "estop", f"OFF at once: {r}")
+    wait_until(lambda: time.monotonic() - on_at > 1.0, "the e-stop guard")
     m = c.mark()
     c.publish(sw["command_topic"], "OFF", qos=sw["qos"])
     wait_state(c, since=m, estop="OFF", mode="idle")

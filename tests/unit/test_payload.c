@@ -209,7 +209,51 @@ static const struct {
 	{"{\"throttle\":5,\"id\":\"\"}", IOTCAR_ERR_BAD_ARGUMENT},
 	{"{\"throttle\":5,\"id\":[1]}", IOTCAR_ERR_BAD_ARGUMENT},
 	{"{\"throttle\":5,\"id\":1.5}", IOTCAR_ERR_BAD_ARGUMENT},
+	/* Freshness goes with motion, as numbers in range. */
+	{"{\"link\":5}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"speed_limit\":5,\"max_age_ms\":500}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"throttle\":5,\"link\":0}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"throttle\":5,\"link\":2147483648}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"throttle\":5,\"link\":\"7\"}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"throttle\":5,\"max_age_ms\":0}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"throttle\":5,\"max_age_ms\":60001}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"throttle\":5,\"link\":1,\"link\":2}", IOTCAR_ERR_BAD_ARGUMENT},
+	/* A latch names what a release releases, nothing else. */
+	{"{\"estop_latch\":5}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"estop\":\"ON\",\"estop_latch\":5}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"estop\":\"OFF\",\"estop_latch\":-1}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"estop\":\"OFF 5\"}", IOTCAR_ERR_BAD_ARGUMENT},
+	/* \u0000 would cut a text short where C reads it. */
+	{"{\"drive\":\"forward\\u0000 junk\"}", IOTCAR_ERR_BAD_ENCODING},
+	{"{\"estop\":\"OFF\\u0000N\"}", IOTCAR_ERR_BAD_ENCODING},
+	{"{\"throttle\":5,\"id\":\"a\\u0000b\"}", IOTCAR_ERR_BAD_ENCODING},
 };
+
+/* Quoted ping, age bound and a named release come through. */
+static void set_parse_freshness_and_latch(void)
+{
+	static const char j[] = "{\"throttle\":40,\"link\":2147483647,"
+				"\"max_age_ms\":800,\"estop\":\"OFF\","
+				"\"estop_latch\":12}";
+	static const char text[] = "{\"drive\":\"forward \\\\u0000\"}";
+	struct iotcar_error err = {0};
+	struct iotcar_set s;
+	char buf[256];
+
+	CHECK_INT(iotcar_set_parse(j, strlen(j), &s, &err), 0);
+	CHECK(s.fresh.has_link);
+	CHECK_INT(s.fresh.link, 2147483647);
+	CHECK_INT(s.fresh.max_age_ms, 800);
+	CHECK_INT(s.estop_latch, 12);
+	CHECK(iotcar_set_format(&s, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "{\"throttle\":40,\"steer\":0,\"link\":2147483647,"
+		       "\"max_age_ms\":800,\"estop\":\"OFF\","
+		       "\"estop_latch\":12}");
+	/* An escaped backslash before u0000 is text, not a NUL: it reaches
+	 * the drive parser as it is, and that one refuses it. */
+	CHECK_INT(iotcar_set_parse(text, strlen(text), &s, &err), -EINVAL);
+	CHECK_INT(err.code, IOTCAR_ERR_BAD_ARGUMENT);
+}
 
 static void set_parse_rejects_bad_objects(void)
 {
@@ -271,6 +315,7 @@ static void set_parse_rejects_too_long(void)
 static void speed_limit_and_estop_parse(void)
 {
 	struct iotcar_error err = {0};
+	uint32_t latch = 99;
 	int pct = -1;
 	bool on = false;
 
@@ -279,12 +324,26 @@ static void speed_limit_and_estop_parse(void)
 	CHECK_INT(iotcar_speed_limit_parse("101", 3, &pct, &err), -EINVAL);
 	CHECK_INT(iotcar_speed_limit_parse("fast", 4, &pct, &err), -EINVAL);
 	CHECK_INT(iotcar_speed_limit_parse("", 0, &pct, &err), -EINVAL);
-	CHECK_INT(iotcar_estop_parse("ON", 2, &on, &err), 0);
+	CHECK_INT(iotcar_estop_parse("ON", 2, &on, &latch, &err), 0);
 	CHECK(on);
-	CHECK_INT(iotcar_estop_parse("off", 3, &on, &err), 0);
+	CHECK_INT(latch, 0);
+	CHECK_INT(iotcar_estop_parse("off", 3, &on, &latch, &err), 0);
 	CHECK(!on);
-	CHECK_INT(iotcar_estop_parse("1", 1, &on, &err), -EINVAL);
+	CHECK_INT(latch, 0);
+	CHECK_INT(iotcar_estop_parse("1", 1, &on, &latch, &err), -EINVAL);
 	CHECK_INT(err.code, IOTCAR_ERR_BAD_ARGUMENT);
+	/* A release may name its latch; nothing else takes a number. */
+	CHECK_INT(
+		iotcar_estop_parse(" OFF  2147483647\n", 17, &on, &latch, &err),
+		0);
+	CHECK(!on);
+	CHECK_INT(latch, 2147483647);
+	CHECK_INT(iotcar_estop_parse("OFF 7", 5, &on, NULL, &err), -EINVAL);
+	CHECK_INT(iotcar_estop_parse("ON 7", 4, &on, &latch, &err), -EINVAL);
+	CHECK_INT(iotcar_estop_parse("OFF 0", 5, &on, &latch, &err), -EINVAL);
+	CHECK_INT(iotcar_estop_parse("OFF 2147483648", 14, &on, &latch, &err),
+		  -EINVAL);
+	CHECK_INT(iotcar_estop_parse("OFF 7 8", 7, &on, &latch, &err), -EINVAL);
 }
 
 /* ==== Formatting ==== */
@@ -292,9 +351,9 @@ static void speed_limit_and_estop_parse(void)
 static void state_format_has_every_spec_key(void)
 {
 	static const char *const keys[] = {
-		"mode",	  "throttle",	 "steer",  "left",
-		"right",  "speed_limit", "estop",  "obstacle",
-		"moving", "distance_cm", "ttl_ms", "seq",
+		"mode",	       "throttle", "steer",	  "left",     "right",
+		"speed_limit", "estop",	   "estop_latch", "obstacle", "moving",
+		"distance_cm", "ttl_ms",   "seq",
 	};
 	struct iotcar_state st = {.mode = IOTCAR_MODE_DRIVING,
 				  .throttle = 60,
@@ -340,10 +399,10 @@ static void result_format_ok_and_error(void)
 	char buf[512];
 
 	iotcar_strlcpy(id.text, "7", sizeof(id.text));
-	iotcar_result_format("drive", &id, NULL, buf, sizeof(buf));
+	iotcar_result_format("drive", &id, NULL, 0, buf, sizeof(buf));
 	CHECK_STR(buf, "{\"id\":7,\"cmd\":\"drive\",\"status\":\"ok\"}");
 	iotcar_error_set(&err, IOTCAR_ERR_ESTOP, "latched");
-	iotcar_result_format("drive", NULL, &err, buf, sizeof(buf));
+	iotcar_result_format("drive", NULL, &err, 0, buf, sizeof(buf));
 	CHECK_STR(buf, "{\"cmd\":\"drive\",\"status\":\"error\",\"error\":"
 		       "\"estop\",\"message\":\"latched\"}");
 }
@@ -486,6 +545,7 @@ static const struct test_case cases[] = {
 	{"set_parse_throttle_alone_means_straight",
 	 set_parse_throttle_alone_means_straight},
 	{"set_parse_rejects_bad_objects", set_parse_rejects_bad_objects},
+	{"set_parse_freshness_and_latch", set_parse_freshness_and_latch},
 	{"set_parse_keeps_id_of_bad_command",
 	 set_parse_keeps_id_of_bad_command},
 	{"set_parse_rejects_deep_nesting_and_binary",

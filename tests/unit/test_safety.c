@@ -13,6 +13,7 @@ static const struct safety_config cfg = {
 	.max_ttl_ms = 2000,
 	.stop_distance_cm = 25.0,
 	.clear_margin_cm = 5.0,
+	.estop_guard_ms = 1000,
 };
 
 static void outputs(const struct safety *s, int *l, int *r)
@@ -120,11 +121,11 @@ static void estop_latches_until_off(void)
 
 	safety_init(&s, &cfg, 100);
 	drive(&s, 50, 0, 0, 0, NULL);
-	CHECK_INT(safety_set_estop(&s, true), SAFETY_EV_ESTOP);
+	CHECK_INT(safety_latch(&s, 7, 0), SAFETY_EV_ESTOP);
 	outputs(&s, &l, &r);
 	CHECK_INT(l, 0);
 	CHECK_INT(s.mode, IOTCAR_MODE_ESTOP);
-	CHECK_INT(safety_set_estop(&s, true), 0);
+	CHECK_INT(s.estop_latch, 7);
 	for (int i = 0; i < 3; i++) {
 		CHECK_INT(drive(&s, 50, 0, 0, 10, &err), -EPERM);
 		CHECK_INT(err.code, IOTCAR_ERR_ESTOP);
@@ -133,9 +134,37 @@ static void estop_latches_until_off(void)
 	CHECK_INT(drive(&s, 0, 0, 0, 10, &err), -EPERM);
 	CHECK_INT(safety_set_distance(&s, true, 10.0), SAFETY_EV_OBSTACLE);
 	CHECK_INT(s.mode, IOTCAR_MODE_ESTOP);
-	CHECK_INT(safety_set_estop(&s, false), SAFETY_EV_ESTOP);
+	CHECK_INT(safety_release(&s, 7, 20, &err), SAFETY_EV_ESTOP);
 	CHECK_INT(s.mode, IOTCAR_MODE_IDLE);
 	CHECK_INT(drive(&s, -50, 0, 0, 20, &err), 0);
+	/* Nothing latched: a release is no change, and no error. */
+	CHECK_INT(safety_release(&s, 0, 30, &err), 0);
+}
+
+/* A release never takes effect after a later latch (SPEC §4). */
+static void estop_release_never_undoes_a_later_latch(void)
+{
+	struct iotcar_error err = {0};
+	struct safety s;
+
+	safety_init(&s, &cfg, 100);
+	CHECK_INT(safety_latch(&s, 7, 0), SAFETY_EV_ESTOP);
+	/* An ON while latched is a new latch: no event, a new number. */
+	CHECK_INT(safety_latch(&s, 8, 5000), 0);
+	CHECK_INT(s.estop_latch, 8);
+	/* Naming the older latch releases nothing, however late. */
+	CHECK_INT(safety_release(&s, 7, 60000, &err), -EPERM);
+	CHECK_INT(err.code, IOTCAR_ERR_ESTOP);
+	CHECK(s.estop);
+	/* A bare OFF within the guard of the latest ON may predate it. */
+	CHECK_INT(safety_release(&s, 0, 5999, &err), -EPERM);
+	CHECK(s.estop);
+	CHECK_INT(safety_release(&s, 0, 6000, &err), SAFETY_EV_ESTOP);
+	CHECK(!s.estop);
+	/* Naming the latest one releases it at once. */
+	CHECK_INT(safety_latch(&s, 9, 7000), SAFETY_EV_ESTOP);
+	CHECK_INT(safety_release(&s, 9, 7001, &err), SAFETY_EV_ESTOP);
+	CHECK_INT(s.mode, IOTCAR_MODE_IDLE);
 }
 
 static void obstacle_blocks_forward_only(void)
@@ -224,6 +253,8 @@ static const struct test_case cases[] = {
 	{"stop_command_stops_and_disarms", stop_command_stops_and_disarms},
 	{"link_loss_stops_at_once", link_loss_stops_at_once},
 	{"estop_latches_until_off", estop_latches_until_off},
+	{"estop_release_never_undoes_a_later_latch",
+	 estop_release_never_undoes_a_later_latch},
 	{"obstacle_blocks_forward_only", obstacle_blocks_forward_only},
 	{"obstacle_reverse_keeps_driving", obstacle_reverse_keeps_driving},
 	{"obstacle_clears_with_hysteresis", obstacle_clears_with_hysteresis},

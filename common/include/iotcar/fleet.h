@@ -1,11 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fleet.h: the cars as a client sees them over MQTT, for the bridge and the
- * PC console. It keeps what the cars publish (status, state) so that
- * questions about them are answered at once, sends a command to a car with
- * an id of its own, and answers the requester when the car's result with
- * that id comes back, when the timeout passes without one, or at once when
- * the car or the broker is away.
+ * PC console. It keeps what the cars publish (status, state, the newest
+ * link ping) so that questions about them are answered at once, sends a
+ * command to a car with an id of its own, and answers the requester when
+ * the car's result with that id comes back, when the timeout passes
+ * without one, or at once when the car or the broker is away.
+ *
+ * Every drive command quotes the newest link ping heard from its car and
+ * the timeout as its age bound (SPEC §4, freshness): the car executes it
+ * within the timeout of the request or never, so an answered timeout is
+ * never followed by the car moving.
+ *
+ * Right after (re)connecting, a request for a car not heard of yet waits
+ * up to IOTCAR_FLEET_SETTLE_MS for it (a live car pings four times a
+ * second, and its retained status comes at once) instead of calling it
+ * unknown.
  *
  * Context: every function and handler runs on the loop's thread.
  */
@@ -22,6 +32,10 @@
 
 /** Largest waiter a request can carry (copied, handed back). */
 #define IOTCAR_FLEET_WAITER_MAX 32
+/** How long after subscribing a car never heard of is still waited for. */
+#define IOTCAR_FLEET_SETTLE_MS 1000
+/** Requests waiting for their car to be heard, at most. */
+#define IOTCAR_FLEET_PARKED_MAX 1024
 
 struct iotcar_fleet;
 
@@ -64,8 +78,10 @@ struct iotcar_fleet_handlers {
 	void (*event)(void *ctx, const char *car, const char *json);
 	/* Connected: subscribe to more topics here (the fleet's are done). */
 	void (*connected)(void *ctx);
-	/* Every car's retained status and state are in. */
-	void (*synced)(void *ctx);
+	/* Connected and subscribed: requests can be made. */
+	void (*subscribed)(void *ctx);
+	/* IOTCAR_FLEET_SETTLE_MS later: every live car has been heard. */
+	void (*settled)(void *ctx);
 	/* The broker was lost; pending requests have had their answer and
 	 * the cars are forgotten until the broker tells of them again. */
 	void (*disconnected)(void *ctx, const char *reason);
@@ -131,5 +147,8 @@ size_t iotcar_fleet_cars(struct iotcar_fleet *f, bool online_only,
 			 const char **ids, size_t max);
 
 bool iotcar_fleet_is_connected(const struct iotcar_fleet *f);
+
+/** @brief True once the settle window after subscribing is over. */
+bool iotcar_fleet_is_settled(const struct iotcar_fleet *f);
 
 #endif

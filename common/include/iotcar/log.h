@@ -8,6 +8,7 @@
 #define IOTCAR_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum iotcar_log_level {
 	IOTCAR_LOG_ERROR,
@@ -38,6 +39,28 @@ bool iotcar_log_enabled(enum iotcar_log_level level);
  */
 void iotcar_log(enum iotcar_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/**
+ * A trouble that can happen thousands of times a second (commands dropped
+ * by a flood, results that could not be published): logged once when a
+ * burst of it starts and once when it ends, with the count, instead of
+ * once a time. Loop thread.
+ */
+struct iotcar_log_burst {
+	/* What happens, for people: "drive commands dropped: ...". */
+	const char *what;
+	uint64_t last;
+	uint64_t start;
+	int64_t start_ms;
+	bool active;
+};
+
+/**
+ * @brief Now and then (a few times a second), the running count of the
+ * trouble at @p now_ms: a rise starts a burst, no rise ends it.
+ */
+void iotcar_log_burst_tick(struct iotcar_log_burst *b, uint64_t count,
+			   int64_t now_ms);
 
 #define log_error(...) iotcar_log(IOTCAR_LOG_ERROR, __VA_ARGS__)
 #define log_warning(...) iotcar_log(IOTCAR_LOG_WARNING, __VA_ARGS__)

@@ -3,12 +3,13 @@
  * mqtt.h: the one wrapper around Paho MQTTAsync (MQTT v5) for every iotcar
  * program. Paho's threads only copy what arrives into a bounded queue and
  * wake the program's loop through an eventfd; every handler below runs on
- * the loop's thread. The wrapper reconnects by itself with a doubling delay,
- * sets TCP_NODELAY on the broker socket after each connect (Paho 1.3.12 has
- * no option for it and Nagle would add ~40 ms to lockstep traffic), keeps
- * QoS 1 publishes within the broker's in-flight window (Paho 1.3.12 stalls
- * for a second when that fills), and never buffers a publish while
- * disconnected.
+ * the loop's thread, except keep(). The wrapper reconnects by itself with a
+ * doubling delay, sets TCP_NODELAY on the broker socket after each connect
+ * (no Paho release has an option for it, and Nagle would add ~40 ms to
+ * lockstep traffic), keeps QoS 1 publishes within the broker's in-flight
+ * window on Paho before 1.3.14 (which stalls for a second when that fills),
+ * and never buffers a publish while disconnected. It publishes and
+ * subscribes nothing of its own: every topic is the program's.
  */
 #ifndef IOTCAR_MQTT_H
 #define IOTCAR_MQTT_H
@@ -22,8 +23,6 @@
 
 /** Payloads larger than this are delivered without content (oversize). */
 #define IOTCAR_MQTT_PAYLOAD_MAX (256 * 1024)
-/** Messages waiting for the loop beyond this are dropped and counted. */
-#define IOTCAR_MQTT_QUEUE_MAX 4096
 /** QoS 1 publishes waiting for the broker beyond this are refused. */
 #define IOTCAR_MQTT_OUT_MAX 10000
 
@@ -47,19 +46,40 @@ struct iotcar_mqtt_msg {
 	size_t correlation_len;
 };
 
-/** Called on the loop's thread with the context given to _new(). */
+/** MQTT v5 reason code of a broker that disconnects a client because
+ * another connected with the same client id. */
+#define IOTCAR_MQTT_SESSION_TAKEN_OVER 0x8E
+
+/** Called with the context given to _new(), on the loop's thread but for
+ * keep(). */
 struct iotcar_mqtt_handlers {
 	/* Connected, first time or again: subscribe and announce here. */
 	void (*connected)(void *ctx);
 	/*
-	 * Optional: the retained messages of the subscriptions made in
-	 * connected() have all arrived (a QoS 1 mark sent after subscribing
-	 * came back). A bridge says "online" here, not before.
+	 * Optional: the broker has acknowledged every subscription made
+	 * since connecting: connected and subscribed. A bridge says "online"
+	 * here, not before.
 	 */
-	void (*synced)(void *ctx);
-	/* The connection was lost; reconnecting has already been scheduled. */
-	void (*disconnected)(void *ctx, const char *reason);
+	void (*subscribed)(void *ctx);
+	/*
+	 * The connection was lost or dropped; reconnecting has already been
+	 * scheduled. @p code is the MQTT v5 reason code the broker gave (such
+	 * as IOTCAR_MQTT_SESSION_TAKEN_OVER), 0 when it gave none.
+	 */
+	void (*disconnected)(void *ctx, const char *reason, int code);
 	void (*message)(void *ctx, const struct iotcar_mqtt_msg *msg);
+	/*
+	 * Optional, and called on Paho's receive thread: true for a message
+	 * no queue may drop, however far the loop falls behind (an e-stop).
+	 * It may look at @p msg only. Without it, every message may be.
+	 */
+	bool (*keep)(void *ctx, const struct iotcar_mqtt_msg *msg);
+	/*
+	 * Optional: messages keep() wanted kept were lost after all, because
+	 * the loop fell so far behind that megabytes of them waited. Called
+	 * where the first of them would have been, in the order.
+	 */
+	void (*overload)(void *ctx);
 };
 
 struct iotcar_mqtt_opts {
@@ -149,6 +169,13 @@ int iotcar_mqtt_reply(struct iotcar_mqtt *m, const char *topic,
 int iotcar_mqtt_request(struct iotcar_mqtt *m, const char *topic,
 			const void *payload, size_t len,
 			const char *response_topic);
+
+/**
+ * @brief Drop the connection now and reconnect at once, because the
+ * program found it dead (nothing heard for too long); the disconnected
+ * handler runs with @p reason before this returns.
+ */
+void iotcar_mqtt_reconnect(struct iotcar_mqtt *m, const char *reason);
 
 /** @brief Messages dropped because the loop fell behind. */
 uint64_t iotcar_mqtt_dropped(struct iotcar_mqtt *m);

@@ -16,6 +16,11 @@
 #define IOTCAR_COMMAND_MAX 4096
 /** Longest command id echoed back in a result. */
 #define IOTCAR_CMD_ID_MAX 64
+/**
+ * Largest link (ping) and e-stop latch number: 2^31 - 1, exact in every
+ * C long and every JSON reader. Numbers start at random and wrap to 1.
+ */
+#define IOTCAR_SERIAL_MAX 2147483647
 /** Speed of forward/backward/left/right when none is given (SPEC §4). */
 #define IOTCAR_DRIVE_DEFAULT_SPEED 50
 /** Largest `ms` accepted before the car clamps it: one day. */
@@ -33,6 +38,7 @@ enum iotcar_err {
 	IOTCAR_ERR_ESTOP,
 	IOTCAR_ERR_BLOCKED,
 	IOTCAR_ERR_RETAINED,
+	IOTCAR_ERR_STALE,
 	IOTCAR_ERR_INTERNAL,
 	IOTCAR_ERR_COUNT,
 };
@@ -77,6 +83,21 @@ struct iotcar_cmd_id {
 	char text[IOTCAR_CMD_ID_MAX + 1];
 };
 
+/**
+ * What a command's sender says about its age (SPEC §4, freshness): the
+ * newest ping of the car it had heard when it wrote the command, and how
+ * long it waits for the answer before giving up on it.
+ */
+struct iotcar_freshness {
+	bool has_link;
+	uint32_t link;
+	/* 0: the car's own bound alone. */
+	int max_age_ms;
+};
+
+/** Longest age bound a sender may state. */
+#define IOTCAR_MAX_AGE_MS_MAX 60000
+
 /** Which fields of a `set` object were given. */
 enum {
 	IOTCAR_SET_DRIVE = 1 << 0,
@@ -91,12 +112,19 @@ struct iotcar_set {
 	struct iotcar_drive drive;
 	int speed_limit;
 	bool estop;
+	/* A release that names the latch it releases ("estop_latch"); 0 for
+	 * a bare OFF. */
+	uint32_t estop_latch;
+	/* "link" and "max_age_ms", given with a drive. */
+	struct iotcar_freshness fresh;
 	struct iotcar_cmd_id id;
 };
 
 /**
  * @brief Parse a `set` object: throttle, steer, ttl_ms, drive (text),
- * speed_limit, estop ("ON"/"OFF"), id. Unknown fields are an error.
+ * link, max_age_ms, speed_limit, estop ("ON"/"OFF"), estop_latch, id.
+ * Unknown and repeated fields are errors, and so is a string holding
+ * \u0000 (it would cut the text short).
  * @p out->id is filled even when another field is bad, so that the error
  * result can carry it.
  * @return 0, or -EINVAL with @p err set.
@@ -106,7 +134,8 @@ int iotcar_set_parse(const char *json, size_t len, struct iotcar_set *out,
 
 /**
  * @brief Format @p s as the JSON of a `set` command (drive as throttle,
- * steer and ttl_ms when given, then speed_limit, estop and id).
+ * steer and ttl_ms when given, link and max_age_ms when given, then
+ * speed_limit, estop, estop_latch and id).
  * @return Length written, or -ENOBUFS / -ENOMEM.
  */
 int iotcar_set_format(const struct iotcar_set *s, char *buf, size_t size);
@@ -119,10 +148,12 @@ int iotcar_speed_limit_parse(const char *text, size_t len, int *limit,
 			     struct iotcar_error *err);
 
 /**
- * @brief Parse the payload of set/estop: ON or OFF (any case).
+ * @brief Parse the payload of set/estop: ON, OFF, or OFF and the number of
+ * the latch it releases ("OFF 3735928559"; any case).
+ * @param latch Receives that number, 0 for a bare OFF; NULL: none allowed.
  * @return 0 or -EINVAL with @p err set.
  */
-int iotcar_estop_parse(const char *text, size_t len, bool *on,
+int iotcar_estop_parse(const char *text, size_t len, bool *on, uint32_t *latch,
 		       struct iotcar_error *err);
 
 enum iotcar_mode {
@@ -147,6 +178,8 @@ struct iotcar_state {
 	int right;
 	int speed_limit;
 	bool estop;
+	/* The number of the latest e-stop latch; 0 before the first. */
+	uint32_t estop_latch;
 	bool obstacle;
 	bool moving;
 	bool has_distance;
@@ -163,32 +196,44 @@ int iotcar_state_format(const struct iotcar_state *st, char *buf, size_t size);
 
 /**
  * @brief Parse a state JSON (what iotcar_state_format() writes). Fields it
- * does not know are ignored, so that a newer car still shows.
+ * does not know are ignored, so that a newer car still shows; estop_latch
+ * may be missing (an older car).
  * @return 0, or -EINVAL (@p st zeroed) when a field of §3 is missing, of
  * the wrong type or out of range.
  */
 int iotcar_state_parse(const char *json, size_t len, struct iotcar_state *st);
 
 /**
- * @brief Format a result: ok when @p err is NULL or IOTCAR_ERR_NONE.
+ * @brief Format a result: ok when @p err is NULL or IOTCAR_ERR_NONE. An
+ * e-stop that latched names its latch (@p estop_latch, 0 for none).
  * @return Length written, or -ENOBUFS / -ENOMEM.
  */
 int iotcar_result_format(const char *cmd, const struct iotcar_cmd_id *id,
-			 const struct iotcar_error *err, char *buf,
-			 size_t size);
+			 const struct iotcar_error *err, uint32_t estop_latch,
+			 char *buf, size_t size);
 
 /** An event of SPEC §2; fields left NULL/unset are left out. */
 struct iotcar_event {
-	/* "failsafe", "obstacle", "estop", "bad_command", "retained_ignored" */
+	/* "failsafe", "obstacle", "estop", "bad_command", "retained_ignored",
+	 * "link_lost", "overload" */
 	const char *event;
-	/* failsafe: "ttl" or "link_lost". */
+	/* failsafe: "ttl" or "link_lost"; link_lost: "silent", "lost",
+	 * "taken_over"; estop: "overload". */
 	const char *reason;
+	/* link_lost: how long the link was down. */
+	bool has_down_ms;
+	int64_t down_ms;
+	/* link_lost: the MQTT v5 reason code the broker gave, 0 for none. */
+	int reason_code;
+	/* A sentence for people. */
+	const char *message;
 	/* bad_command, retained_ignored: where the command came from. */
 	const char *topic;
 	/* bad_command: what was wrong. */
 	const struct iotcar_error *err;
-	/* estop: the new latch state. */
+	/* estop: the new latch state, and the latch's number. */
 	const char *estop;
+	uint32_t estop_latch;
 	/* obstacle */
 	bool has_distance;
 	double distance_cm;
@@ -217,7 +262,11 @@ struct iotcar_telemetry {
 	double odometer_cm;
 	uint64_t commands;
 	uint64_t rejected;
+	/* Commands the car's inbox dropped, overloaded: never a safety one. */
 	uint64_t dropped;
+	/* Results and events the car could not publish (its queue full). */
+	uint64_t results_lost;
+	uint64_t events_lost;
 };
 
 /** @brief Format @p t. @return Length written, or -ENOBUFS / -ENOMEM. */

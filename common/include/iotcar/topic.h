@@ -30,6 +30,8 @@ enum iotcar_topic_kind {
 	IOTCAR_TOPIC_GET,
 	IOTCAR_TOPIC_RESULT,
 	IOTCAR_TOPIC_EVENT,
+	/* The car's liveness pings (link.h in the car agent). */
+	IOTCAR_TOPIC_LINK,
 	IOTCAR_TOPIC_KIND_COUNT,
 };
 
