@@ -47,8 +47,112 @@ static int frame_keep(struct frame *f, const char *data, size_t n)
 	return 0;
 }
 
+/* Telnet (RFC 854): IAC and what follows it are commands, not text. */
+enum {
+	TN_IAC = 255,
+	TN_SB = 250,
+	TN_SE = 240,
+	TN_WILL = 251,
+	TN_DONT = 254,
+};
+
+enum tn_state {
+	TN_DATA,
+	TN_CR,
+	TN_CMD,
+	TN_OPT,
+	TN_SUB,
+	TN_SUB_IAC,
+};
+
+/*
+ * Take telnet's commands out of @p n bytes of @p in, into @p out (as big):
+ * negotiation (IAC WILL/WONT/DO/DONT x), subnegotiation (IAC SB ... IAC
+ * SE) and the two-byte commands go, IAC IAC is one 255 byte, and the
+ * Enter some clients send as CR NUL is CR LF.
+ * @return The bytes written to @p out.
+ */
+static size_t frame_telnet(struct frame *f, const unsigned char *in, size_t n,
+			   char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = in[i];
+
+		if (f->tn_state == TN_CR) {
+			f->tn_state = TN_DATA;
+			if (c == '\0') {
+				out[o++] = '\n';
+				continue;
+			}
+		}
+		switch (f->tn_state) {
+		case TN_DATA:
+			if (c == TN_IAC) {
+				f->tn_state = TN_CMD;
+				break;
+			}
+			if (c == '\r')
+				f->tn_state = TN_CR;
+			out[o++] = (char)c;
+			break;
+		case TN_CMD:
+			if (c == TN_IAC)
+				out[o++] = (char)c;
+			f->tn_state = c == TN_SB		     ? TN_SUB
+				      : c >= TN_WILL && c <= TN_DONT ? TN_OPT
+								     : TN_DATA;
+			break;
+		case TN_OPT:
+			f->tn_state = TN_DATA;
+			break;
+		case TN_SUB:
+			if (c == TN_IAC)
+				f->tn_state = TN_SUB_IAC;
+			break;
+		default:
+			f->tn_state = c == TN_SE ? TN_DATA : TN_SUB;
+			break;
+		}
+	}
+	return o;
+}
+
+static int frame_feed_text(struct frame *f, const char *data, size_t n,
+			   frame_msg_cb *cb, void *ctx);
+
 int frame_feed(struct frame *f, const char *data, size_t n, frame_msg_cb *cb,
 	       void *ctx)
+{
+	char text[512];
+
+	if (n && !f->started) {
+		f->started = true;
+		if ((unsigned char)data[0] == TN_IAC) {
+			f->telnet = true;
+			f->line_mode = true;
+		}
+	}
+	if (!f->telnet)
+		return frame_feed_text(f, data, n, cb, ctx);
+	while (n) {
+		size_t chunk = n < sizeof(text) ? n : sizeof(text);
+		size_t len = frame_telnet(f, (const unsigned char *)data, chunk,
+					  text);
+		int ret = frame_feed_text(f, text, len, cb, ctx);
+
+		if (ret)
+			return ret;
+		data += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+/* frame_feed() for text: cut at '\n'. */
+static int frame_feed_text(struct frame *f, const char *data, size_t n,
+			   frame_msg_cb *cb, void *ctx)
 {
 	const char *end = data + n;
 
@@ -95,9 +199,19 @@ int frame_drained(struct frame *f, bool (*incomplete)(const char *, size_t),
 {
 	if (!f->len || f->line_mode)
 		return f->len ? 1 : 0;
+	/* One byte and nothing more: a key pressed, not a message sent. */
+	if (f->len == 1) {
+		frame_typing(f);
+		return 1;
+	}
 	if (incomplete && incomplete(f->buf, f->len))
 		return 1;
 	return frame_flush(f, cb, ctx);
+}
+
+void frame_typing(struct frame *f)
+{
+	f->line_mode = true;
 }
 
 bool frame_has_partial(const struct frame *f)

@@ -997,13 +997,29 @@ static void server_on_raw(void *ctx, const char *topic, const char *payload,
 
 /* ==== Timers ==== */
 
+/* Why a partial line timed out; a lone key says what it needs. */
+static void server_partial_text(const struct server *srv,
+				const struct client *c, char *text, size_t size)
+{
+	const struct frame *f = &c->frame;
+
+	if (f->len == 1 && strchr("wasdxWASDX", f->buf[0]) && f->buf[0])
+		snprintf(text, size,
+			 "'%c' alone is taken as a key typed: end the line "
+			 "with a newline to send it",
+			 f->buf[0]);
+	else
+		snprintf(text, size, "line not finished within %d ms",
+			 srv->cfg->partial_timeout_ms);
+}
+
 /* Once a second: lines that never end, clients that never speak. */
 static void server_on_sweep(void *ctx)
 {
 	struct server *srv = ctx;
 	int64_t now = iotcar_clock_ms();
 	int64_t idle_ms = (int64_t)srv->cfg->idle_timeout_s * 1000;
-	char text[64];
+	char text[96];
 
 	for (size_t fd = 0; fd < srv->clients_cap; fd++) {
 		struct client *c = srv->clients[fd];
@@ -1012,9 +1028,7 @@ static void server_on_sweep(void *ctx)
 			continue;
 		if (c->partial_ms && c->frame.line_mode &&
 		    now - c->partial_ms > srv->cfg->partial_timeout_ms) {
-			snprintf(text, sizeof(text),
-				 "line not finished within %d ms",
-				 srv->cfg->partial_timeout_ms);
+			server_partial_text(srv, c, text, sizeof(text));
 			log_debug("%s: %s: closing", c->peer, text);
 			server_err(srv, c, NULL, PROTO_ERR_TIMEOUT, text);
 		} else if (!c->watching && now - c->last_rx_ms > idle_ms) {
@@ -1033,7 +1047,11 @@ static void server_on_sweep(void *ctx)
 	}
 }
 
-/* Burst clients whose tail looked like a cut word: it is a message now. */
+/*
+ * Burst clients whose tail looked like a cut word and stayed one: nobody
+ * sends half a word and waits, a person typing it does. The line waits
+ * for its newline now, under the partial-line timeout.
+ */
 static void server_on_burst(void *ctx)
 {
 	struct server *srv = ctx;
@@ -1041,17 +1059,12 @@ static void server_on_burst(void *ctx)
 
 	for (size_t fd = 0; fd < srv->clients_cap && srv->nburst; fd++) {
 		struct client *c = srv->clients[fd];
-		struct server_read rd = {srv, c};
 
 		if (!c || !c->partial_ms || c->frame.line_mode ||
 		    now - c->partial_ms < SERVER_BURST_WAIT_MS)
 			continue;
 		srv->nburst--;
-		c->partial_ms = 0;
-		if (frame_flush(&c->frame, server_on_message, &rd) ==
-			    -EMSGSIZE &&
-		    c->fd >= 0)
-			server_too_long(srv, c);
+		frame_typing(&c->frame);
 	}
 	if (srv->nburst)
 		iotcar_timer_start(srv->burst, SERVER_BURST_WAIT_MS, 0);

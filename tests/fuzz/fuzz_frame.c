@@ -6,9 +6,10 @@
  * byte-at-a-time model of SPEC §5 finds, in order, and fail exactly when
  * the model says a message is too long.
  *
- * Input: byte 0 picks the limit (1..256 bytes); then each op byte is
- * 0-3: feed the next (op byte / 4) bytes as one read, 4-5: drained,
- * 6: flush, anything else: feed one byte.
+ * Input: byte 0 picks the limit (1..256 bytes); then each op byte, taken
+ * modulo 8, is 0-3: feed the next (op byte / 4) bytes as one read, 4-5:
+ * drained, 6: flush (or, with bit 3 set, tired of waiting: typing), 7:
+ * feed one byte.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -25,6 +26,13 @@ struct model {
 	size_t max;
 	bool line_mode;
 	bool failed;
+	/* Telnet: the first byte was IAC; what the last bytes began. */
+	bool started;
+	bool telnet;
+	bool cr;
+	int skip;
+	bool sub;
+	bool sub_iac;
 };
 
 /* The messages the framer delivered and not yet matched with the model. */
@@ -64,18 +72,62 @@ static void model_emit(struct model *m, struct seen *s, size_t *next)
 	(*next)++;
 }
 
+/* One text byte: a '\n' ends the message. */
+static void model_text(struct model *m, char c, struct seen *s, size_t *next)
+{
+	if (c == '\n') {
+		m->line_mode = true;
+		model_emit(m, s, next);
+		return;
+	}
+	m->buf[m->len++] = c;
+	if (m->len > m->max + 1)
+		m->failed = true;
+}
+
+/* One byte of a telnet connection (RFC 854), the plain way. */
+static void model_telnet(struct model *m, unsigned char c, struct seen *s,
+			 size_t *next)
+{
+	bool cr = m->cr;
+
+	m->cr = false;
+	if (m->sub_iac) {
+		m->sub_iac = false;
+		m->sub = c != 240;
+	} else if (m->sub) {
+		m->sub_iac = c == 255;
+	} else if (m->skip == 2) {
+		/* After IAC: IAC again is the byte 255. */
+		m->skip = c >= 251 && c <= 254 ? 1 : 0;
+		m->sub = c == 250;
+		if (c == 255)
+			model_text(m, (char)c, s, next);
+	} else if (m->skip == 1) {
+		m->skip = 0;
+	} else if (c == 255) {
+		m->skip = 2;
+	} else if (cr && c == 0) {
+		model_text(m, '\n', s, next);
+	} else {
+		m->cr = c == '\r';
+		model_text(m, (char)c, s, next);
+	}
+}
+
 static void model_feed(struct model *m, const char *data, size_t n,
 		       struct seen *s, size_t *next)
 {
+	if (n && !m->started) {
+		m->started = true;
+		m->telnet = (unsigned char)data[0] == 255;
+		m->line_mode = m->line_mode || m->telnet;
+	}
 	for (size_t i = 0; i < n && !m->failed; i++) {
-		if (data[i] == '\n') {
-			m->line_mode = true;
-			model_emit(m, s, next);
-			continue;
-		}
-		m->buf[m->len++] = data[i];
-		if (m->len > m->max + 1)
-			m->failed = true;
+		if (m->telnet)
+			model_telnet(m, (unsigned char)data[i], s, next);
+		else
+			model_text(m, data[i], s, next);
 	}
 }
 
@@ -108,13 +160,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ret = frame_drained(&f, proto_is_incomplete, seen_cb,
 					    &s);
 			if (m.len && !m.line_mode) {
-				if (proto_is_incomplete(m.buf, m.len))
+				/* A lone byte is a key typed. */
+				if (m.len == 1)
+					m.line_mode = true;
+				if (m.len == 1 ||
+				    proto_is_incomplete(m.buf, m.len))
 					FUZZ_CHECK(ret == 1);
 				else
 					model_emit(&m, &s, &next);
 			} else {
 				FUZZ_CHECK(ret == (m.len ? 1 : 0));
 			}
+		} else if (op & 8) {
+			frame_typing(&f);
+			m.line_mode = true;
+			ret = 0;
 		} else {
 			ret = frame_flush(&f, seen_cb, &s);
 			if (m.len)
