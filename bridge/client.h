@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "frame.h"
 #include "iotcar/topic.h"
@@ -82,6 +83,8 @@ struct client {
 	int64_t last_rx_ms;
 	/* When the partial message now held began (line mode, burst). */
 	int64_t partial_ms;
+	/* The peer's address (wrong tokens are counted by it). */
+	struct sockaddr_storage addr;
 	/* Watchers of the same server, linked. */
 	struct client *watch_prev;
 	struct client *watch_next;

@@ -274,7 +274,8 @@ static const char *proto_json_str(const cJSON *o, const char *key)
 	return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
-/* Every member must be one the command knows. */
+/* Every member must be one the command knows, and given once (as the
+ * car's own parser wants). */
 static int proto_json_fields(const cJSON *o, const char *allowed,
 			     struct proto_error *err)
 {
@@ -291,6 +292,13 @@ static int proto_json_fields(const cJSON *o, const char *allowed,
 				"unknown field '%.*s'",
 				iotcar_utf8_prefix(item->string, SIZE_MAX, 30),
 				item->string);
+		for (const cJSON *prev = o->child; prev != item;
+		     prev = prev->next) {
+			if (!strcmp(prev->string, item->string))
+				return proto_fail(err, PROTO_ERR_BAD_ARGUMENT,
+						  "field '%s' given twice",
+						  item->string);
+		}
 	}
 	return 0;
 }
@@ -388,6 +396,7 @@ static int proto_parse_json(const char *s, size_t len,
 		return proto_fail(err, PROTO_ERR_BAD_ARGUMENT,
 				  "malformed JSON request");
 	}
+
 	id = cJSON_GetObjectItemCaseSensitive(o, "id");
 	if (cJSON_IsString(id) &&
 	    strlen(id->valuestring) <= IOTCAR_CMD_ID_MAX &&
@@ -403,7 +412,11 @@ static int proto_parse_json(const char *s, size_t len,
 			 id->valuedouble);
 	}
 	cmd = proto_json_str(o, "cmd");
-	if (!cmd)
+	if (iotcar_json_has_nul_escape(s, len))
+		ret = proto_fail(err, PROTO_ERR_BAD_ARGUMENT,
+				 "a string holds \\u0000, which would cut it "
+				 "short");
+	else if (!cmd)
 		ret = proto_fail(err, PROTO_ERR_BAD_ARGUMENT,
 				 "a JSON request needs \"cmd\"");
 	else if (id && !req->id.present)

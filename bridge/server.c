@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -25,12 +26,15 @@
 #include "iotcar/text.h"
 #include "proto.h"
 #include "router.h"
+#include "throttle.h"
 
 #define SERVER_READ_CHUNK 4096
 /* Bytes read from one client per wake-up, so no one starves the rest. */
 #define SERVER_READ_BUDGET 65536
 #define SERVER_ACCEPT_BUDGET 256
 #define SERVER_UDP_MAX 512
+/* "ERR auth-required\n": a shorter datagram gets no answer at all. */
+#define SERVER_UDP_MIN_REPLY 18
 #define SERVER_UDP_WAITS 1024
 /* A burst client's tail that may be a cut word waits this long. */
 #define SERVER_BURST_WAIT_MS 20
@@ -98,6 +102,8 @@ struct server {
 	bool has_token;
 	struct udp_wait *udp_waits;
 	uint64_t udp_tag;
+	/* Wrong tokens per address, TCP and UDP. */
+	struct throttle throttle;
 	/* Kept open to be closed when accept() hits EMFILE. */
 	int spare_fd;
 	bool stopped;
@@ -217,6 +223,25 @@ static void server_after_send(struct server *srv, struct client *c, int ret)
 
 /* ==== Replies ==== */
 
+/*
+ * Who asked: a TCP client, or the sender of one datagram. TCP and UDP
+ * requests take the same path from here; where they differ (a TCP reply
+ * keeps its turn, a datagram's goes at once and never outgrows its
+ * request until it has authenticated) the peer says which.
+ */
+struct server_peer {
+	/* TCP: the client; NULL for a datagram. */
+	struct client *c;
+	/* UDP: the listener, the sender, the datagram's length, and whether
+	 * it carried the token (or none was needed). */
+	struct listener *l;
+	struct udp_wait *w;
+	size_t dgram_len;
+	bool authed;
+	/* How long the request sat in the socket before the bridge read it. */
+	int64_t waited_ms;
+};
+
 static void server_reply(struct server *srv, struct client *c,
 			 const struct proto_request *req,
 			 const struct proto_reply *rep)
@@ -227,21 +252,57 @@ static void server_reply(struct server *srv, struct client *c,
 	server_after_send(srv, c, client_reply(c, line, n));
 }
 
-static void server_ok(struct server *srv, struct client *c,
+static void server_udp_send(struct listener *l, const struct udp_wait *w,
+			    const char *line, size_t len)
+{
+	if (sendto(l->fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT,
+		   (const struct sockaddr *)&w->peer, w->peer_len) < 0)
+		log_debug("UDP reply lost: %s", strerror(errno));
+}
+
+/* A reply datagram: at most 512 bytes, and at most @p cap. */
+static void server_udp_reply(struct listener *l, const struct udp_wait *w,
+			     const struct proto_request *req,
+			     const struct proto_reply *rep, size_t cap)
+{
+	char line[SERVER_UDP_MAX + 1];
+	size_t n;
+
+	if (cap > SERVER_UDP_MAX)
+		cap = SERVER_UDP_MAX;
+	/* Shorter than the error's code: nothing worth sending. */
+	if (cap < SERVER_UDP_MIN_REPLY)
+		return;
+	n = proto_format(req, rep, line, cap);
+	server_udp_send(l, w, line, n);
+}
+
+static void server_answer(struct server *srv, const struct server_peer *p,
+			  const struct proto_request *req,
+			  const struct proto_reply *rep)
+{
+	if (p->c)
+		server_reply(srv, p->c, req, rep);
+	else
+		server_udp_reply(p->l, p->w, req, rep,
+				 p->authed ? SERVER_UDP_MAX : p->dgram_len);
+}
+
+static void server_ok(struct server *srv, const struct server_peer *p,
 		      const struct proto_request *req, const char *text)
 {
 	struct proto_reply rep = {.text = text};
 
-	server_reply(srv, c, req, &rep);
+	server_answer(srv, p, req, &rep);
 }
 
-static void server_err(struct server *srv, struct client *c,
+static void server_err(struct server *srv, const struct server_peer *p,
 		       const struct proto_request *req, enum proto_err code,
 		       const char *text)
 {
 	struct proto_reply rep = {.code = code, .text = text};
 
-	server_reply(srv, c, req, &rep);
+	server_answer(srv, p, req, &rep);
 }
 
 /* The words of an OK for a request the car confirms. */
@@ -262,7 +323,28 @@ static void server_detail(const struct proto_request *req, char *buf,
 	}
 }
 
-/* ==== Requests ==== */
+/* Close a TCP client once what it is owed is written. */
+static void server_close_after(struct server *srv, struct client *c)
+{
+	if (c->fd < 0)
+		return;
+	c->closing = true;
+	server_update_events(srv, c);
+	server_maybe_close(srv, c);
+}
+
+/* Say why, then close (a line too long, too slow, an idle client). */
+static void server_close_with(struct server *srv, struct client *c,
+			      enum proto_err code, const char *text)
+{
+	struct server_peer p = {.c = c};
+
+	log_debug("%s: %s: closing", c->peer, text);
+	server_err(srv, &p, NULL, code, text);
+	server_close_after(srv, c);
+}
+
+/* ==== Auth ==== */
 
 /* Compare without an early exit, so the time says nothing of the token. */
 static bool server_token_ok(const struct server *srv, const char *token)
@@ -276,24 +358,59 @@ static bool server_token_ok(const struct server *srv, const char *token)
 	return srv->has_token && diff == 0;
 }
 
-static void server_auth(struct server *srv, struct client *c,
-			const struct proto_request *req)
+/*
+ * Check a token from @p addr: refused unseen while the address is
+ * throttled (@p wait_ms says how long), counted when wrong.
+ */
+static bool server_token_check(struct server *srv,
+			       const struct sockaddr_storage *addr,
+			       const char *token, int64_t *wait_ms)
 {
-	if (server_token_ok(srv, req->token)) {
-		c->authed = true;
-		server_ok(srv, c, req, "authenticated");
-		return;
-	}
-	server_err(srv, c, req, PROTO_ERR_AUTH_REQUIRED, "wrong token");
-	if (++c->auth_failures >= SERVER_AUTH_TRIES && c->fd >= 0) {
-		c->closing = true;
-		server_update_events(srv, c);
-		server_maybe_close(srv, c);
-	}
+	int64_t now = iotcar_clock_ms();
+
+	*wait_ms = throttle_wait_ms(&srv->throttle, addr, now);
+	if (*wait_ms)
+		return false;
+	if (server_token_ok(srv, token))
+		return true;
+	throttle_failed(&srv->throttle, addr, now);
+	return false;
 }
 
-/* What `status` answers for @p car (TCP and UDP): its last state, or why
- * there is none. */
+static void server_auth(struct server *srv, const struct server_peer *p,
+			const struct proto_request *req)
+{
+	struct client *c = p->c;
+	int64_t wait_ms;
+	char text[96];
+
+	if (!c) {
+		server_err(srv, p, req, PROTO_ERR_BAD_ARGUMENT,
+			   "on UDP, start each datagram with auth <token>");
+		return;
+	}
+	if (server_token_check(srv, &c->addr, req->token, &wait_ms)) {
+		c->authed = true;
+		server_ok(srv, p, req, "authenticated");
+		return;
+	}
+	if (wait_ms) {
+		snprintf(text, sizeof(text),
+			 "too many wrong tokens from this address; try again "
+			 "in %lld s",
+			 (long long)(wait_ms + 999) / 1000);
+		server_err(srv, p, req, PROTO_ERR_AUTH_REQUIRED, text);
+		server_close_after(srv, c);
+		return;
+	}
+	server_err(srv, p, req, PROTO_ERR_AUTH_REQUIRED, "wrong token");
+	if (++c->auth_failures >= SERVER_AUTH_TRIES)
+		server_close_after(srv, c);
+}
+
+/* ==== Requests ==== */
+
+/* What `status` answers for @p car: its last state, or why there is none. */
 static void server_status_rep(struct server *srv, const char *car,
 			      struct proto_reply *rep, char *text, size_t size)
 {
@@ -340,16 +457,22 @@ static void server_local_rep(struct server *srv, struct client *c,
  * their turn, so that they see what the commands before them did: the
  * car publishes its state before the result of the command that changed
  * it, so "forward\nstatus\n" shows the car moving, and "watch" pushes
- * nothing before its own OK.
+ * nothing before its own OK. A datagram's status is answered at once.
  */
-static void server_local(struct server *srv, struct client *c,
+static void server_local(struct server *srv, const struct server_peer *p,
 			 const struct proto_request *req)
 {
 	struct proto_request r = *req;
+	struct client *c = p->c;
 	struct proto_reply rep;
 	struct client_slot *slot;
 	char text[80];
 
+	if (!c) {
+		server_status_rep(srv, srv->cfg->car, &rep, text, sizeof(text));
+		server_answer(srv, p, req, &rep);
+		return;
+	}
 	iotcar_strlcpy(r.car, c->car, sizeof(r.car));
 	if (c->head) {
 		slot = client_slot_new(c, &r, NULL);
@@ -383,42 +506,89 @@ static int server_answer_deferred(struct server *srv, struct client *c)
 	return ret;
 }
 
-static void server_cars(struct server *srv, struct client *c,
+static void server_cars(struct server *srv, const struct server_peer *p,
 			const struct proto_request *req)
 {
 	const char *ids[64];
 	struct proto_reply rep = {.raw_key = "cars", .list = ids};
 
 	rep.nlist = router_online_cars(srv->router, ids, 64);
-	server_reply(srv, c, req, &rep);
+	server_answer(srv, p, req, &rep);
 }
 
-static void server_to_car(struct server *srv, struct client *c,
-			  const struct proto_request *req)
+/* Where the car's answer goes: a reply slot, or a datagram's sender. */
+static int server_waiter(struct server *srv, const struct server_peer *p,
+			 const struct proto_request *req,
+			 struct router_waiter *w)
 {
-	char detail[64];
+	struct client *c = p->c;
 	struct client_slot *slot;
-	struct router_waiter w;
+	struct udp_wait *u;
+	char detail[64];
 
 	server_detail(req, detail, sizeof(detail));
-	slot = client_slot_new(c, req, detail);
-	if (!slot) {
-		server_kill(srv, c);
-		return;
+	if (!c) {
+		u = &srv->udp_waits[++srv->udp_tag % SERVER_UDP_WAITS];
+		if (u->used)
+			return -EBUSY;
+		*u = *p->w;
+		u->used = true;
+		u->tag = srv->udp_tag;
+		u->req = *req;
+		iotcar_strlcpy(u->detail, detail, sizeof(u->detail));
+		*w = (struct router_waiter){.owner = p->l, .tag = u->tag};
+		return 0;
 	}
-	w = (struct router_waiter){
+	slot = client_slot_new(c, req, detail);
+	if (!slot)
+		return -ENOMEM;
+	*w = (struct router_waiter){
 		.fd = c->fd, .gen = c->gen, .tag = slot->tag};
 	if (c->nslots >= CLIENT_SLOTS_MAX && !c->paused) {
 		/* Stop reading until the car catches up. */
 		c->paused = true;
 		server_update_events(srv, c);
 	}
-	router_request(srv->router, c->car, req, &w);
+	return 0;
 }
 
-static void server_dispatch(struct server *srv, struct client *c,
-			    const struct proto_request *req)
+/*
+ * A command for the car. One that waited in the socket longer than the
+ * result timeout (the bridge was stalled) is answered as timed out and
+ * never sent: its sender has given up on it by now.
+ */
+static void server_to_car(struct server *srv, const struct server_peer *p,
+			  const struct proto_request *req)
 {
+	struct router_waiter w;
+	char text[120];
+	int ret;
+
+	if (p->waited_ms > srv->cfg->result_timeout_ms) {
+		snprintf(text, sizeof(text),
+			 "it waited %lld ms before the bridge could read it; "
+			 "not sent",
+			 (long long)p->waited_ms);
+		server_err(srv, p, req, PROTO_ERR_TIMEOUT, text);
+		return;
+	}
+	ret = server_waiter(srv, p, req, &w);
+	if (ret == -EBUSY) {
+		server_err(srv, p, req, PROTO_ERR_BUSY,
+			   "too many UDP requests waiting");
+		return;
+	}
+	if (ret) {
+		server_kill(srv, p->c);
+		return;
+	}
+	router_request(srv->router, p->c ? p->c->car : srv->cfg->car, req, &w);
+}
+
+static void server_request(struct server *srv, const struct server_peer *p,
+			   const struct proto_request *req)
+{
+	struct client *c = p->c;
 	char text[96];
 
 	switch (req->cmd) {
@@ -426,15 +596,37 @@ static void server_dispatch(struct server *srv, struct client *c,
 	case PROTO_SPEED:
 	case PROTO_ESTOP:
 	case PROTO_RELEASE:
-		server_to_car(srv, c, req);
-		break;
+		server_to_car(srv, p, req);
+		return;
 	case PROTO_STATUS:
+		server_local(srv, p, req);
+		return;
+	case PROTO_CARS:
+		server_cars(srv, p, req);
+		return;
+	case PROTO_PING:
+		server_ok(srv, p, req, "pong");
+		return;
+	case PROTO_HELP:
+		server_ok(srv, p, req, server_help);
+		return;
+	case PROTO_AUTH:
+		server_auth(srv, p, req);
+		return;
+	default:
+		break;
+	}
+	/* The rest belong to a connection. */
+	if (!c) {
+		server_err(srv, p, req, PROTO_ERR_BAD_ARGUMENT,
+			   "that needs a TCP connection; UDP drives the "
+			   "bridge's default car");
+		return;
+	}
+	switch (req->cmd) {
 	case PROTO_WATCH:
 	case PROTO_UNWATCH:
-		server_local(srv, c, req);
-		break;
-	case PROTO_CARS:
-		server_cars(srv, c, req);
+		server_local(srv, p, req);
 		break;
 	case PROTO_USE:
 		iotcar_strlcpy(c->car, req->car, sizeof(c->car));
@@ -442,43 +634,55 @@ static void server_dispatch(struct server *srv, struct client *c,
 			 router_car_status(srv->router, c->car) == 1
 				 ? ""
 				 : " (not online now)");
-		server_ok(srv, c, req, text);
-		break;
-	case PROTO_PING:
-		server_ok(srv, c, req, "pong");
-		break;
-	case PROTO_HELP:
-		server_ok(srv, c, req, server_help);
+		server_ok(srv, p, req, text);
 		break;
 	case PROTO_QUIT:
-		server_ok(srv, c, req, "bye");
-		if (c->fd >= 0) {
-			c->closing = true;
-			server_update_events(srv, c);
-			server_maybe_close(srv, c);
-		}
-		break;
-	case PROTO_AUTH:
-		server_auth(srv, c, req);
+		server_ok(srv, p, req, "bye");
+		server_close_after(srv, c);
 		break;
 	default:
 		break;
 	}
 }
 
+/* One message: parsed, rate-limited, authenticated, then carried out. */
+static void server_message(struct server *srv, const struct server_peer *p,
+			   const char *msg, size_t len)
+{
+	struct bucket *rate = p->c ? &p->c->rate : &p->l->rate;
+	bool authed = p->c ? !p->c->needs_auth || p->c->authed : p->authed;
+	struct proto_request req;
+	struct proto_error err;
+	bool parsed = proto_parse(msg, len, &req, &err) == 0;
+
+	if (!bucket_take(rate, iotcar_clock_ms(), srv->cfg->rate_per_s,
+			 srv->cfg->rate_burst))
+		server_err(srv, p, &req, PROTO_ERR_RATE_LIMITED,
+			   "slow down: too many messages a second");
+	else if (!parsed)
+		server_err(srv, p, &req, err.code, err.message);
+	else if (!authed && req.cmd != PROTO_AUTH && req.cmd != PROTO_QUIT &&
+		 req.cmd != PROTO_HELP)
+		server_err(srv, p, &req, PROTO_ERR_AUTH_REQUIRED,
+			   "send: auth <token>");
+	else
+		server_request(srv, p, &req);
+}
+
 /* A raw channel's message: verbatim to its topic, once authenticated. */
-static void server_raw_message(struct server *srv, struct client *c,
+static void server_raw_message(struct server *srv, const struct server_peer *p,
 			       const char *msg, size_t len)
 {
+	struct client *c = p->c;
 	struct proto_request req;
 	struct proto_error err;
 
 	if (c->needs_auth && !c->authed) {
 		if (proto_parse(msg, len, &req, &err) == 0 &&
 		    req.cmd == PROTO_AUTH)
-			server_auth(srv, c, &req);
+			server_auth(srv, p, &req);
 		else
-			server_err(srv, c, NULL, PROTO_ERR_AUTH_REQUIRED,
+			server_err(srv, p, NULL, PROTO_ERR_AUTH_REQUIRED,
 				   "send: auth <token>");
 		return;
 	}
@@ -490,41 +694,73 @@ static void server_raw_message(struct server *srv, struct client *c,
 struct server_read {
 	struct server *srv;
 	struct client *c;
+	/* How long the bytes of this read sat in the socket. */
+	int64_t waited_ms;
 };
 
 /* One message from a client (the frame callback). Non-zero: stop. */
 static int server_on_message(void *ctx, const char *msg, size_t len)
 {
 	struct server_read *rd = ctx;
-	struct server *srv = rd->srv;
 	struct client *c = rd->c;
-	struct proto_request req;
-	struct proto_error err;
-	bool parsed;
+	struct server_peer p = {.c = c, .waited_ms = rd->waited_ms};
 
 	if (c->fd < 0 || c->closing)
 		return 1;
 	/* Empty lines (a telnet user pressing Enter) are not messages. */
 	if (len == 0)
 		return 0;
-	if (c->raw) {
-		server_raw_message(srv, c, msg, len);
-		return c->fd < 0;
-	}
-	parsed = proto_parse(msg, len, &req, &err) == 0;
-	if (!bucket_take(&c->rate, iotcar_clock_ms(), srv->cfg->rate_per_s,
-			 srv->cfg->rate_burst))
-		server_err(srv, c, &req, PROTO_ERR_RATE_LIMITED,
-			   "slow down: too many messages a second");
-	else if (!parsed)
-		server_err(srv, c, &req, err.code, err.message);
-	else if (c->needs_auth && !c->authed && req.cmd != PROTO_AUTH &&
-		 req.cmd != PROTO_QUIT && req.cmd != PROTO_HELP)
-		server_err(srv, c, &req, PROTO_ERR_AUTH_REQUIRED,
-			   "send: auth <token>");
+	if (c->raw)
+		server_raw_message(rd->srv, &p, msg, len);
 	else
-		server_dispatch(srv, c, &req);
+		server_message(rd->srv, &p, msg, len);
 	return c->fd < 0 || c->closing;
+}
+
+/*
+ * recv() that also says how long the bytes waited in the socket: the
+ * kernel's receive time (SO_TIMESTAMPNS, CLOCK_REALTIME) against now. A
+ * stalled bridge (SIGSTOP, a hung disk) learns that way what is old.
+ */
+static ssize_t server_recv(int fd, void *buf, size_t size, int flags,
+			   struct sockaddr_storage *from, socklen_t *fromlen,
+			   int64_t *waited_ms)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = buf, .iov_len = size};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf),
+			    .msg_name = from,
+			    .msg_namelen = fromlen ? *fromlen : 0};
+	ssize_t n = recvmsg(fd, &mh, flags);
+	struct timespec now;
+
+	*waited_ms = 0;
+	if (n < 0)
+		return n;
+	if (fromlen)
+		*fromlen = mh.msg_namelen;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+	     cm = CMSG_NXTHDR(&mh, cm)) {
+		struct timespec ts;
+
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+		clock_gettime(CLOCK_REALTIME, &now);
+		*waited_ms = (now.tv_sec - ts.tv_sec) * 1000 +
+			     (now.tv_nsec - ts.tv_nsec) / 1000000;
+		/* The clock was set back meanwhile: call it fresh. */
+		if (*waited_ms < 0)
+			*waited_ms = 0;
+	}
+	return n;
 }
 
 /* The peer said all it will: answer what it sent, then close. */
@@ -545,13 +781,7 @@ static void server_too_long(struct server *srv, struct client *c)
 
 	snprintf(text, sizeof(text), "a message is at most %d bytes",
 		 srv->cfg->max_message);
-	log_debug("%s: message too long: closing", c->peer);
-	server_err(srv, c, NULL, PROTO_ERR_TOO_LONG, text);
-	if (c->fd >= 0) {
-		c->closing = true;
-		server_update_events(srv, c);
-		server_maybe_close(srv, c);
-	}
+	server_close_with(srv, c, PROTO_ERR_TOO_LONG, text);
 }
 
 /* The socket is drained: a burst client's tail may be a message. */
@@ -585,7 +815,7 @@ static void server_drained(struct server *srv, struct client *c,
 
 static void server_read(struct server *srv, struct client *c)
 {
-	struct server_read rd = {srv, c};
+	struct server_read rd = {.srv = srv, .c = c};
 	char buf[SERVER_READ_CHUNK];
 	size_t budget = SERVER_READ_BUDGET;
 	int64_t now = iotcar_clock_ms();
@@ -593,7 +823,8 @@ static void server_read(struct server *srv, struct client *c)
 	int ret;
 
 	while (budget && c->fd >= 0 && !c->closing && !c->paused) {
-		n = recv(c->fd, buf, sizeof(buf), 0);
+		n = server_recv(c->fd, buf, sizeof(buf), 0, NULL, NULL,
+				&rd.waited_ms);
 		if (n == 0) {
 			server_on_eof(srv, c, &rd);
 			return;
@@ -687,7 +918,8 @@ static void server_refuse(int fd, const char *line)
 	close(fd);
 }
 
-static void server_add_client(struct server *srv, struct listener *l, int fd)
+static void server_add_client(struct server *srv, struct listener *l, int fd,
+			      const struct sockaddr_storage *addr)
 {
 	int one = 1;
 	struct client *c;
@@ -711,6 +943,9 @@ static void server_add_client(struct server *srv, struct listener *l, int fd)
 	}
 	/* Replies are small single writes: never hold them for Nagle. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Receive times, to tell what waited while the bridge was stalled. */
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+	c->addr = *addr;
 	c->raw = l->raw;
 	c->needs_auth = l->needs_auth;
 	c->last_rx_ms = iotcar_clock_ms();
@@ -727,10 +962,13 @@ static void server_on_accept(void *ctx, int lfd, uint32_t events)
 
 	(void)events;
 	for (int i = 0; i < SERVER_ACCEPT_BUDGET; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage addr = {0};
+		socklen_t len = sizeof(addr);
+		int fd = accept4(lfd, (struct sockaddr *)&addr, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			server_add_client(srv, l, fd);
+			server_add_client(srv, l, fd, &addr);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -753,134 +991,44 @@ static void server_on_accept(void *ctx, int lfd, uint32_t events)
 
 /* ==== UDP ==== */
 
-static void server_udp_send(struct listener *l, const struct udp_wait *w,
-			    const char *line, size_t len)
-{
-	if (sendto(l->fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT,
-		   (const struct sockaddr *)&w->peer, w->peer_len) < 0)
-		log_debug("UDP reply lost: %s", strerror(errno));
-}
-
-static void server_udp_reply(struct listener *l, const struct udp_wait *w,
-			     const struct proto_request *req,
-			     const struct proto_reply *rep)
-{
-	/* A reply datagram is never larger than 512 bytes. */
-	char line[SERVER_UDP_MAX + 1];
-	size_t n = proto_format(req, rep, line, sizeof(line));
-
-	server_udp_send(l, w, line, n);
-}
-
-static void server_udp_err(struct listener *l, const struct udp_wait *w,
-			   const struct proto_request *req, enum proto_err code,
-			   const char *text)
-{
-	struct proto_reply rep = {.code = code, .text = text};
-
-	server_udp_reply(l, w, req, &rep);
-}
-
-/* Strip "auth <token> " off a datagram on a listener that needs it. */
-static bool server_udp_auth(struct server *srv, const char **msg, size_t *len)
+/*
+ * Strip "auth <token> " off a datagram on a listener that needs it. A
+ * datagram without the token, or from an address throttled for wrong
+ * ones, is not authenticated; a throttled one gets no answer at all.
+ * @return False when nothing is to be answered.
+ */
+static bool server_udp_auth(struct server *srv, struct server_peer *p,
+			    const char **msg, size_t *len)
 {
 	char token[PROTO_TOKEN_MAX + 1];
-	const char *p = *msg;
+	const char *q = *msg;
 	const char *end = *msg + *len;
 	const char *t;
+	int64_t wait_ms;
 	size_t n;
 
-	if (*len < 5 || strncasecmp(p, "auth ", 5))
-		return false;
-	t = p + 5;
-	for (p = t; p < end && *p != ' '; p++)
+	p->authed = !p->l->needs_auth;
+	if (p->authed)
+		return true;
+	if (*len < 5 || strncasecmp(q, "auth ", 5))
+		return !throttle_wait_ms(&srv->throttle, &p->w->peer,
+					 iotcar_clock_ms());
+	t = q + 5;
+	for (q = t; q < end && *q != ' '; q++)
 		;
-	n = (size_t)(p - t);
+	n = (size_t)(q - t);
 	if (n == 0 || n > PROTO_TOKEN_MAX)
-		return false;
+		return true;
 	memcpy(token, t, n);
 	token[n] = '\0';
-	if (!server_token_ok(srv, token))
-		return false;
-	while (p < end && *p == ' ')
-		p++;
-	*len = (size_t)(end - p);
-	*msg = p;
+	if (!server_token_check(srv, &p->w->peer, token, &wait_ms))
+		return !wait_ms;
+	while (q < end && *q == ' ')
+		q++;
+	*len = (size_t)(end - q);
+	*msg = q;
+	p->authed = true;
 	return true;
-}
-
-static void server_udp_request(struct server *srv, struct listener *l,
-			       struct udp_wait *w, const char *msg, size_t len)
-{
-	struct proto_request req;
-	struct proto_error err;
-	struct router_waiter rw;
-	struct udp_wait *slot;
-
-	if (l->needs_auth && !server_udp_auth(srv, &msg, &len)) {
-		server_udp_err(l, w, NULL, PROTO_ERR_AUTH_REQUIRED,
-			       "send: auth <token> <command>");
-		return;
-	}
-	if (proto_parse(msg, len, &req, &err)) {
-		server_udp_err(l, w, &req, err.code, err.message);
-		return;
-	}
-	if (!bucket_take(&l->rate, iotcar_clock_ms(), srv->cfg->rate_per_s,
-			 srv->cfg->rate_burst)) {
-		server_udp_err(l, w, &req, PROTO_ERR_RATE_LIMITED,
-			       "slow down: too many messages a second");
-		return;
-	}
-	switch (req.cmd) {
-	case PROTO_DRIVE:
-	case PROTO_SPEED:
-	case PROTO_ESTOP:
-	case PROTO_RELEASE:
-		slot = &srv->udp_waits[++srv->udp_tag % SERVER_UDP_WAITS];
-		if (slot->used) {
-			server_udp_err(l, w, &req, PROTO_ERR_BUSY,
-				       "too many UDP requests waiting");
-			return;
-		}
-		*slot = *w;
-		slot->used = true;
-		slot->tag = srv->udp_tag;
-		slot->req = req;
-		server_detail(&req, slot->detail, sizeof(slot->detail));
-		rw = (struct router_waiter){.owner = l, .tag = slot->tag};
-		router_request(srv->router, srv->cfg->car, &req, &rw);
-		return;
-	case PROTO_STATUS: {
-		struct proto_reply rep;
-		char text[80];
-
-		server_status_rep(srv, srv->cfg->car, &rep, text, sizeof(text));
-		server_udp_reply(l, w, &req, &rep);
-		return;
-	}
-	case PROTO_CARS: {
-		const char *ids[32];
-		struct proto_reply rep = {.raw_key = "cars", .list = ids};
-
-		rep.nlist = router_online_cars(srv->router, ids, 32);
-		server_udp_reply(l, w, &req, &rep);
-		return;
-	}
-	case PROTO_PING:
-	case PROTO_HELP: {
-		struct proto_reply rep = {
-			.text = req.cmd == PROTO_PING ? "pong" : server_help};
-
-		server_udp_reply(l, w, &req, &rep);
-		return;
-	}
-	default:
-		server_udp_err(l, w, &req, PROTO_ERR_BAD_ARGUMENT,
-			       "that needs a TCP connection; UDP drives the "
-			       "bridge's default car");
-		return;
-	}
 }
 
 static void server_on_udp(void *ctx, int fd, uint32_t events)
@@ -892,22 +1040,31 @@ static void server_on_udp(void *ctx, int fd, uint32_t events)
 	(void)events;
 	for (int i = 0; i < SERVER_ACCEPT_BUDGET; i++) {
 		struct udp_wait w = {.peer_len = sizeof(w.peer)};
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC,
-				     (struct sockaddr *)&w.peer, &w.peer_len);
+		struct server_peer p = {.l = l, .w = &w};
+		const char *msg = buf;
+		ssize_t n = server_recv(fd, buf, sizeof(buf), MSG_TRUNC,
+					&w.peer, &w.peer_len, &p.waited_ms);
 		size_t len;
 
 		if (n < 0)
 			return;
 		len = (size_t)n;
-		if (len > (size_t)srv->cfg->max_message) {
-			server_udp_err(l, &w, NULL, PROTO_ERR_TOO_LONG,
-				       "a datagram is at most max_message "
-				       "bytes");
+		p.dgram_len = len;
+		if (!server_udp_auth(srv, &p, &msg, &len))
+			continue;
+		if (!p.authed) {
+			server_err(srv, &p, NULL, PROTO_ERR_AUTH_REQUIRED,
+				   "send: auth <token> <command>");
 			continue;
 		}
-		while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		if (p.dgram_len > (size_t)srv->cfg->max_message) {
+			server_err(srv, &p, NULL, PROTO_ERR_TOO_LONG,
+				   "a datagram is at most max_message bytes");
+			continue;
+		}
+		while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
 			len--;
-		server_udp_request(srv, l, &w, buf, len);
+		server_message(srv, &p, msg, len);
 	}
 }
 
@@ -932,7 +1089,7 @@ static void server_on_answer(void *ctx, const struct router_waiter *w,
 			return;
 		if (a->code == PROTO_ERR_NONE)
 			rep.text = u->detail;
-		server_udp_reply(l, u, &u->req, &rep);
+		server_udp_reply(l, u, &u->req, &rep, SERVER_UDP_MAX);
 		u->used = false;
 		return;
 	}
@@ -1029,20 +1186,11 @@ static void server_on_sweep(void *ctx)
 		if (c->partial_ms && c->frame.line_mode &&
 		    now - c->partial_ms > srv->cfg->partial_timeout_ms) {
 			server_partial_text(srv, c, text, sizeof(text));
-			log_debug("%s: %s: closing", c->peer, text);
-			server_err(srv, c, NULL, PROTO_ERR_TIMEOUT, text);
+			server_close_with(srv, c, PROTO_ERR_TIMEOUT, text);
 		} else if (!c->watching && now - c->last_rx_ms > idle_ms) {
 			snprintf(text, sizeof(text), "idle for %d s",
 				 srv->cfg->idle_timeout_s);
-			log_debug("%s: %s: closing", c->peer, text);
-			server_err(srv, c, NULL, PROTO_ERR_TIMEOUT, text);
-		} else {
-			continue;
-		}
-		if (c->fd >= 0) {
-			c->closing = true;
-			server_update_events(srv, c);
-			server_maybe_close(srv, c);
+			server_close_with(srv, c, PROTO_ERR_TIMEOUT, text);
 		}
 	}
 }
@@ -1090,6 +1238,8 @@ static int server_listen(struct server *srv, enum listener_kind kind,
 	if (fd < 0)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (kind == LISTENER_UDP)
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&a.ss, a.len) < 0 ||
 	    (kind != LISTENER_UDP && listen(fd, SOMAXCONN) < 0))
 		goto fail;

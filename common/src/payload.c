@@ -551,25 +551,6 @@ static int set_settings(const cJSON *const by_key[SET_KEY_COUNT],
 	return 0;
 }
 
-/*
- * Does the JSON text hold the escape \u0000? cJSON decodes it into a NUL
- * inside a string, and every C string function would then read
- * "forward\u0000 junk" as "forward": such a command is refused instead.
- */
-static bool payload_has_nul_escape(const char *json, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (json[i] != '\\')
-			continue;
-		if (json[i + 1] == 'u' && len - i >= 6 &&
-		    !memcmp(json + i + 2, "0000", 4))
-			return true;
-		/* Skip the escaped character: "\\u0000" is text. */
-		i++;
-	}
-	return false;
-}
-
 int iotcar_set_parse(const char *json, size_t len, struct iotcar_set *out,
 		     struct iotcar_error *err)
 {
@@ -604,7 +585,7 @@ int iotcar_set_parse(const char *json, size_t len, struct iotcar_set *out,
 	}
 	/* The id first, so that every error result can carry it. */
 	json_id_peek(root, &out->id);
-	if (payload_has_nul_escape(json, len)) {
+	if (iotcar_json_has_nul_escape(json, len)) {
 		iotcar_error_set(err, IOTCAR_ERR_BAD_ENCODING,
 				 "a string holds \\u0000, which would cut it "
 				 "short");

@@ -193,3 +193,17 @@ out_close:
 	close(fd);
 	return ret;
 }
+
+bool iotcar_json_has_nul_escape(const char *json, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (json[i] != '\\')
+			continue;
+		if (json[i + 1] == 'u' && len - i >= 6 &&
+		    !memcmp(json + i + 2, "0000", 4))
+			return true;
+		/* Skip the escaped character: "\\u0000" is text. */
+		i++;
+	}
+	return false;
+}

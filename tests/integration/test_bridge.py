@@ -357,14 +357,72 @@ def test_auth_on_a_non_loopback_listener(env):
     check(t.ask("forward 10") == "OK forward 10", "after auth")
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.settimeout(DEADLINE_S)
+    # Without the token, no answer larger than the question: a short
+    # datagram gets none (the one after it is answered first), a longer
+    # one the error, cut to its size.
     u.sendto(b"ping", ("127.0.0.1", port))
-    check(u.recvfrom(1024)[0].startswith(b"ERR auth-required"), "UDP")
     u.sendto(b"auth s3cret ping", ("127.0.0.1", port))
     check(u.recvfrom(1024)[0] == b"OK pong\n", "UDP with auth")
+    u.sendto(b"x" * 30, ("127.0.0.1", port))
+    r = u.recvfrom(1024)[0]
+    check(r.startswith(b"ERR auth-required") and len(r) <= 30 and
+          r.endswith(b"\n"), f"UDP without auth: {r!r}")
     # Three wrong tokens and the connection is closed.
     t2 = Tcp(port)
     t2.send("auth a\nauth b\nauth c\n")
     check(len(t2.closed()) == 3, "closed after three wrong tokens")
+
+
+def test_token_guessing_is_throttled_per_address(env):
+    b = env.broker()
+    env.agent(b)
+    token = os.path.join(env.dir, "token")
+    with open(token, "w") as f:
+        f.write("s3cret\n")
+    from harness import free_port
+    port = free_port()
+    env.bridge(b, args=["--token-file", token], listen=f"0.0.0.0:{port}",
+               port=port)
+    # Five wrong tokens from 127.0.0.1, each on a new connection...
+    for i in range(5):
+        t = Tcp(port)
+        check(t.ask(f"auth guess{i}") == "ERR auth-required wrong token",
+              f"guess {i}")
+        t.close()
+    # ...and the address must wait: not even the right token is looked at,
+    # on a new connection or in a datagram (which gets no answer at all).
+    t = Tcp(port)
+    r = t.ask("auth s3cret")
+    check(r.startswith("ERR auth-required too many wrong tokens"), r)
+    check(t.closed() == [], "closed after the throttle's answer")
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(DEADLINE_S)
+    u.sendto(b"auth s3cret ping", ("127.0.0.1", port))
+    # Another address is not held back by the first one's guesses: its
+    # datagram is answered, and before anything to 127.0.0.1 could be.
+    u2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u2.bind(("127.0.0.2", 0))
+    u2.settimeout(DEADLINE_S)
+    u2.sendto(b"auth s3cret ping", ("127.0.0.1", port))
+    check(u2.recvfrom(1024)[0] == b"OK pong\n", "another address")
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.settimeout(DEADLINE_S)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"auth s3cret\nping\n")
+    got = b""
+    while got.count(b"\n") < 2:
+        got += s.recv(1024)
+    check(got == b"OK authenticated\nOK pong\n", f"{got!r}")
+    s.close()
+    # The bridge read the datagram to 127.0.0.1 before 127.0.0.2's, so any
+    # answer to it would already wait in the socket: none does.
+    u.setblocking(False)
+    try:
+        data = u.recvfrom(1024)[0]
+        check(False, f"a throttled datagram was answered: {data!r}")
+    except BlockingIOError:
+        pass
 
 
 def test_non_loopback_without_token_is_refused(env):

@@ -98,6 +98,14 @@ static const struct {
 	{"{\"cmd\":\"speed\"}", PROTO_ERR_BAD_ARGUMENT},
 	{"{\"cmd\":\"ping\",\"id\":[1]}", PROTO_ERR_BAD_ARGUMENT},
 	{"{\"cmd\":\"ping\",\"cmd id\":1}", PROTO_ERR_BAD_ARGUMENT},
+	/* Keys given twice, as the car refuses them. */
+	{"{\"cmd\":\"drive\",\"throttle\":10,\"throttle\":90}",
+	 PROTO_ERR_BAD_ARGUMENT},
+	{"{\"cmd\":\"ping\",\"cmd\":\"estop\"}", PROTO_ERR_BAD_ARGUMENT},
+	/* \u0000 would cut the command word short. */
+	{"{\"cmd\":\"release\\u0000x\"}", PROTO_ERR_BAD_ARGUMENT},
+	{"{\"cmd\":\"auth\",\"token\":\"s3cret\\u0000guess\"}",
+	 PROTO_ERR_BAD_ARGUMENT},
 };
 
 static void proto_rejects_bad_messages(void)

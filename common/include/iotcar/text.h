@@ -51,6 +51,14 @@ void iotcar_vformat_text(char *buf, size_t size, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
 /**
+ * @brief Does JSON text @p json (@p len bytes) hold the escape \u0000?
+ * cJSON decodes it into a NUL inside a string, and every C string function
+ * would then read "forward\u0000 junk" as "forward": JSON from the network
+ * that holds one is refused instead.
+ */
+bool iotcar_json_has_nul_escape(const char *json, size_t len);
+
+/**
  * @brief Copy @p src into @p dst of @p size bytes, always terminated.
  * @return 0, or -ENAMETOOLONG when @p src was cut.
  */
