@@ -42,6 +42,8 @@
 #define AGENT_CLEAR_MARGIN_CM 5.0
 #define AGENT_PAYLOAD_MAX 1024
 #define AGENT_STOP_TIMEOUT_MS 2000
+/* Connections closed sooner than this, in a row, are suspicious. */
+#define AGENT_SHORT_LINK_MS 10000
 
 /* The command topics, each also under iotcar/all/. */
 static const struct {
@@ -80,6 +82,10 @@ struct agent {
 	struct iotcar_timer *link_timer;
 	/* Said that no ping came back (an ACL?); said once. */
 	bool link_warned;
+	/* When the connection came up, and how many in a row lasted less
+	 * than AGENT_SHORT_LINK_MS. */
+	int64_t connected_ms;
+	int short_links;
 	/* A link loss to report once the link is back. */
 	bool loss_pending;
 	const char *loss_reason;
@@ -816,31 +822,55 @@ static void agent_on_connected(void *ctx)
 		log_error("cannot subscribe: %s", strerror(-ret));
 	/* After the subscriptions, so the broker has them: the first round
 	 * trip starts now, and the car is online when it ends. */
+	a->connected_ms = now;
 	link_connected(&a->link, now);
 	agent_ping(a, now);
 	iotcar_timer_start(a->link_timer, link_ping_ms(&a->link),
 			   link_ping_ms(&a->link));
 }
 
+/*
+ * The connection is gone. A broker that says why (MQTT v5 reason 0x8E,
+ * session taken over) names another client with our client id. Mosquitto
+ * up to 2.0.20 closes the socket before its DISCONNECT goes out, so there
+ * the car can only see the pattern: connections the broker keeps closing
+ * within seconds of their start.
+ */
 static void agent_on_disconnected(void *ctx, const char *reason, int code)
 {
 	struct agent *a = ctx;
+	int64_t now = iotcar_clock_ms();
 	char why[200];
 
-	if (code != IOTCAR_MQTT_SESSION_TAKEN_OVER) {
-		snprintf(why, sizeof(why), "MQTT link lost (%s)", reason);
-		agent_link_lost(a, "lost", code, why);
+	if (code == IOTCAR_MQTT_SESSION_TAKEN_OVER) {
+		snprintf(why, sizeof(why),
+			 "another MQTT client connected with this car's client "
+			 "id '%.60s', and the broker dropped this one",
+			 a->client_id);
+		log_error("%s (MQTT reason 0x%02X): is a second car-agent "
+			  "running with --id %s? Coming back in %d ms",
+			  why, (unsigned)code, a->cfg->id,
+			  a->cfg->common.reconnect_max_ms);
+		agent_link_lost(a, "taken_over", code, why);
 		return;
 	}
-	snprintf(why, sizeof(why),
-		 "another MQTT client connected with this car's client id "
-		 "'%.60s', and the broker dropped this one",
-		 a->client_id);
-	log_error("%s (MQTT reason 0x%02X): is a second car-agent running "
-		  "with --id %s? Coming back in %d ms",
-		  why, (unsigned)code, a->cfg->id,
-		  a->cfg->common.reconnect_max_ms);
-	agent_link_lost(a, "taken_over", code, why);
+	a->short_links = now - a->connected_ms < AGENT_SHORT_LINK_MS
+				 ? a->short_links + 1
+				 : 0;
+	if (a->short_links >= 2) {
+		snprintf(why, sizeof(why),
+			 "the broker closed this car's connection %d times in "
+			 "a row within seconds of its start: is another client "
+			 "using its client id '%.60s'?",
+			 a->short_links, a->client_id);
+		if (a->short_links == 2)
+			log_error("%s A second car-agent with --id %s, or a "
+				  "broker refusing something it does?",
+				  why, a->cfg->id);
+	} else {
+		snprintf(why, sizeof(why), "MQTT link lost (%s)", reason);
+	}
+	agent_link_lost(a, "lost", code, why);
 }
 
 /*

@@ -54,6 +54,9 @@ struct hal_sim_config {
 	int sensor_hz;
 	/* File that gets a line per output change, or NULL. */
 	const char *trace_path;
+	/* How long a change of the outputs takes, as on a slow driver (an
+	 * I2C PWM board takes about 0.3 ms): the loop waits that long. */
+	int latency_us;
 };
 
 struct hal_gpiod_config {

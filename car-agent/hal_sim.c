@@ -95,6 +95,12 @@ static int sim_set_motors(struct hal *hal, int left, int right)
 
 	if (left == sim->left && right == sim->right)
 		return 0;
+	if (sim->cfg.latency_us) {
+		struct timespec ts = {.tv_nsec = sim->cfg.latency_us * 1000L};
+
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+	}
 	sim_advance(sim, now);
 	sim->left = left;
 	sim->right = right;

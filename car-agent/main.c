@@ -58,6 +58,7 @@ static struct hal *main_open_hal(const struct agent_settings *s, char *err,
 			.track_cm = s->sim_track_cm,
 			.sensor_hz = s->sensor_hz,
 			.trace_path = s->sim_trace,
+			.latency_us = s->sim_latency_us,
 		};
 		return hal_sim_open(&sc, err, errlen);
 	}

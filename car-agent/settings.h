@@ -35,6 +35,7 @@ struct agent_settings {
 	double sim_max_speed_cm_s;
 	double sim_track_cm;
 	char *sim_trace;
+	int sim_latency_us;
 	/* [gpio] */
 	char *chip;
 	char *left_in1;

@@ -356,12 +356,14 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 				    : "unknown (never seen on the broker)");
 		return;
 	}
-	/* Its pings stopped: the car would refuse the command as stale. */
+	/* Its pings stopped (a frozen car, a lost link): the car would
+	 * refuse the command as stale, so none is sent. */
 	if (c->link && (s.fields & IOTCAR_SET_DRIVE) &&
 	    now - c->link_ms > f->timeout_ms) {
-		fleet_answer(f, waiter, car, IOTCAR_FLEET_OFFLINE,
-			     "%s has not been heard for %lld ms", car,
-			     (long long)(now - c->link_ms));
+		fleet_answer(f, waiter, car, IOTCAR_FLEET_TIMEOUT,
+			     "no answer from %s within %d ms (not heard for "
+			     "%lld ms)",
+			     car, f->timeout_ms, (long long)(now - c->link_ms));
 		return;
 	}
 	fleet_fill(f, c, &s);

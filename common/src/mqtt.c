@@ -19,6 +19,10 @@
 #include "mqtt_int.h"
 
 #define MQTT_CONNECT_TIMEOUT_S 5
+/* A connection that lasted this long was a good one: the back-off starts
+ * over when it ends. One that ends sooner (another client pushing us off,
+ * a broker refusing something) keeps backing off. */
+#define MQTT_STABLE_MS 10000
 /* Paho's own command queue; it applies while connected too. */
 #define MQTT_PAHO_BUFFERED_MAX 4096
 
@@ -56,6 +60,8 @@ struct iotcar_mqtt {
 	int retry_ms;
 	unsigned failures;
 	char last_failure[MQTT_REASON_MAX];
+	/* When the current connection came up. */
+	int64_t connected_ms;
 	/* Subscribes not acknowledged yet, and whether subscribed() ran. */
 	int subs_pending;
 	bool subscribed_told;
@@ -367,8 +373,10 @@ static void mqtt_lost(struct iotcar_mqtt *m, const char *reason, int code)
 	log_warning("mqtt: lost %s: %s", m->uri, reason);
 	/* Another client took our client id: coming straight back would
 	 * only push it off in turn, and it us. */
-	m->retry_ms = code == IOTCAR_MQTT_SESSION_TAKEN_OVER ? m->retry_max_ms
-							     : m->retry_min_ms;
+	if (code == IOTCAR_MQTT_SESSION_TAKEN_OVER)
+		m->retry_ms = m->retry_max_ms;
+	else if (iotcar_clock_ms() - m->connected_ms >= MQTT_STABLE_MS)
+		m->retry_ms = m->retry_min_ms;
 	mqtt_schedule_retry(m);
 	if (m->handlers.disconnected)
 		m->handlers.disconnected(m->ctx, reason, code);
@@ -381,7 +389,7 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 		mqtt_window_reset(&m->window, ev->receive_max);
 		m->attempting = false;
 		m->connected = true;
-		m->retry_ms = m->retry_min_ms;
+		m->connected_ms = iotcar_clock_ms();
 		m->failures = 0;
 		m->last_failure[0] = '\0';
 		m->subs_pending = 0;

@@ -12,8 +12,10 @@ per process. Environment: IOTCAR_AGENT (car-agent binary), IOTCAR_SOURCE_DIR,
 IOTCAR_TEST_KEEP=1 to keep a passing test's directory (a failing test's is
 always kept and its logs printed).
 """
+import ctypes
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -215,14 +217,17 @@ class Daemon:
 
 
 class Agent(Daemon):
-    """A real car-agent process on the simulated car."""
+    """A real car-agent process on the simulated car (in host netns of a
+    Net when given)."""
 
-    def __init__(self, env, broker, car="car1", args=(), broker_uri=None):
+    def __init__(self, env, broker, car="car1", args=(), broker_uri=None,
+                 netns=None):
         super().__init__(env, f"agent-{car}")
         self.car = car
         self.trace_path = os.path.join(env.dir, f"trace-{car}.txt")
         uri = broker_uri or f"tcp://127.0.0.1:{broker.port}"
-        self.argv = [env.agent_bin, "--broker", uri, "--id", car,
+        prefix = [need_tool("ip"), "netns", "exec", netns] if netns else []
+        self.argv = [*prefix, env.agent_bin, "--broker", uri, "--id", car,
                      "--sim-trace", self.trace_path, "--log-level", "debug",
                      "--reconnect-min-ms", "100", "--reconnect-max-ms", "500",
                      *args]
@@ -243,6 +248,13 @@ class Agent(Daemon):
     def outputs(self):
         tr = self.trace()
         return (tr[-1][1], tr[-1][2]) if tr else None
+
+    def moved_after(self, t, allowed=()):
+        """Trace lines after monotonic time t with outputs that are not
+        (0, 0) and not one of the allowed pairs."""
+        return [x for x in self.trace()
+                if x[0] > t and (x[1], x[2]) != (0, 0) and
+                (x[1], x[2]) not in allowed]
 
     def wait_outputs(self, left, right, what=None):
         return wait_until(lambda: self.outputs() == (left, right),
@@ -441,6 +453,8 @@ class Env:
         self.clients = []
         # Called first at cleanup: kill helper processes and the like.
         self.cleanups = []
+        # Called last, once every process is gone (network namespaces).
+        self.finals = []
         self.started = 0
 
     def broker(self, **kw):
@@ -507,6 +521,11 @@ class Env:
                     a.proc.kill()
         for b in self.brokers:
             b.stop()
+        for fn in self.finals:
+            try:
+                fn()
+            except Exception as e:
+                errors.append(f"cleanup: {e}")
         if failed or errors:
             for a in self.agents:
                 sys.stderr.write(f"---- {a.name} log (last 60 lines)\n")
@@ -517,6 +536,129 @@ class Env:
         elif not os.environ.get("IOTCAR_TEST_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
         return errors
+
+
+# ==== Hosts of a test's own: network namespaces ====
+
+CLONE_NEWNET = 0x40000000
+
+
+class Net:
+    """Three hosts of the test's own in network namespaces, the car, a
+    router and the broker, on veth pairs, so that the link between car and
+    broker can fail the way Wi-Fi does: silently (blackhole routes in the
+    router: no FIN, no RST, no ICMP) or by losing its carrier. The test
+    process moves into the broker's host, so its brokers, bridges and
+    clients live there; car agents start in the car's (Agent netns=).
+    Traffic goes only to addresses inside these namespaces. Needs root
+    (CI runs as root); everything is removed at cleanup."""
+    CAR = "10.0.1.2"
+    BROKER = "10.0.2.2"
+
+    def __init__(self, env):
+        check(os.geteuid() == 0, "network namespaces need root")
+        self.ip = need_tool("ip")
+        tag = secrets.token_hex(3)
+        self.ns = {h: f"iotcar-{tag}-{h}" for h in ("car", "rtr", "brk")}
+        self.made = []
+        env.finals.append(self.remove)
+        for n in self.ns.values():
+            self._ip("netns", "add", n)
+            self.made.append(n)
+            self._ip("-n", n, "link", "set", "lo", "up")
+        car, rtr, brk = self.ns["car"], self.ns["rtr"], self.ns["brk"]
+        self._ip("link", "add", "vcar", "netns", car, "type", "veth",
+                 "peer", "name", "vrc", "netns", rtr)
+        self._ip("link", "add", "vbrk", "netns", brk, "type", "veth",
+                 "peer", "name", "vrb", "netns", rtr)
+        for n, dev, addr in ((car, "vcar", "10.0.1.2/24"),
+                             (rtr, "vrc", "10.0.1.1/24"),
+                             (rtr, "vrb", "10.0.2.1/24"),
+                             (brk, "vbrk", "10.0.2.2/24")):
+            self._ip("-n", n, "addr", "add", addr, "dev", dev)
+            self._ip("-n", n, "link", "set", dev, "up")
+        self._ip("-n", car, "route", "add", "default", "via", "10.0.1.1")
+        self._ip("-n", brk, "route", "add", "default", "via", "10.0.2.1")
+        self._ip("netns", "exec", rtr, "sysctl", "-qw",
+                 "net.ipv4.ip_forward=1")
+        self._enter(brk)
+
+    def _ip(self, *args):
+        out = subprocess.run([self.ip, *args], capture_output=True,
+                             text=True, timeout=DEADLINE_S)
+        check(out.returncode == 0,
+              f"ip {' '.join(args)}: {out.stderr.strip()}")
+
+    @staticmethod
+    def _enter(ns):
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+        try:
+            check(libc.setns(fd, CLONE_NEWNET) == 0,
+                  f"setns {ns}: {os.strerror(ctypes.get_errno())}")
+        finally:
+            os.close(fd)
+
+    def partition(self):
+        """Cut car from broker without a word: packets both ways vanish."""
+        for addr in (self.CAR, self.BROKER):
+            self._ip("-n", self.ns["rtr"], "route", "add", "blackhole",
+                     f"{addr}/32")
+
+    def heal(self):
+        for addr in (self.CAR, self.BROKER):
+            self._ip("-n", self.ns["rtr"], "route", "del", "blackhole",
+                     f"{addr}/32")
+
+    def carrier(self, up):
+        """The car's interface loses (or gets back) its carrier."""
+        car = self.ns["car"]
+        self._ip("-n", car, "link", "set", "vcar", "up" if up else "down")
+        if up:
+            self._ip("-n", car, "route", "replace", "default", "via",
+                     "10.0.1.1")
+
+    def broker(self, env):
+        """A Mosquitto in the broker's host, on all of its addresses."""
+        port = free_port()
+        b = Broker(env, port=port, conf=(
+            f"listener {port}\n"
+            "allow_anonymous true\n"
+            "set_tcp_nodelay true\n"
+            "persistence false\n"
+            "max_queued_messages 100000\n")).start()
+        env.brokers.append(b)
+        return b
+
+    def agent(self, env, broker, args=(), **kw):
+        """car1 in the car's host, its broker across the router."""
+        return env.agent(broker, args=args, netns=self.ns["car"],
+                         broker_uri=f"tcp://{self.BROKER}:{broker.port}",
+                         **kw)
+
+    def remove(self):
+        for n in self.made:
+            subprocess.run([self.ip, "netns", "del", n], capture_output=True)
+        self.made = []
+
+
+# ==== The usual world ====
+
+# Drive commands that live until the test stops them.
+LONG_TTL = ("--max-ttl-ms", "60000")
+
+
+def world(env, agent_args=LONG_TTL, bridge_args=None, client=True):
+    """A broker, car1 on it, a bridge when bridge_args is given (() for
+    one with no arguments), and a client that follows car1's topics:
+    (broker, agent[, bridge][, client])."""
+    b = env.broker()
+    out = [b, env.agent(b, args=agent_args)]
+    if bridge_args is not None:
+        out.append(env.bridge(b, args=bridge_args))
+    if client:
+        out.append(env.car_client(b))
+    return tuple(out)
 
 
 # ==== Helpers for car state ====

@@ -10,17 +10,9 @@ import subprocess
 import time
 
 from harness import (DEADLINE_S, SOURCE_DIR, Tcp, check, main, need_tool,
-                     wait_state, wait_until)
+                     wait_state, wait_until, world)
 
 CAR = "iotcar/car1"
-
-
-def world(env, bridge_args=(), agent_args=("--max-ttl-ms", "60000")):
-    b = env.broker()
-    a = env.agent(b, args=agent_args)
-    br = env.bridge(b, args=bridge_args)
-    c = env.car_client(b)
-    return b, a, br, c
 
 
 # ==== The tutorial clients, as written in the tutorials ====
@@ -37,7 +29,7 @@ def tutorial_client(port, message):
 
 
 def test_tutorial_send_one_recv_one(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     m = c.mark()
     data = tutorial_client(br.port, "forward")
     check(data == b"OK forward 50\n", f"{data!r}")
@@ -46,7 +38,7 @@ def test_tutorial_send_one_recv_one(env):
 
 
 def test_tutorial_korean_text_gets_an_error(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     data = tutorial_client(br.port, "안녕!")
     check(data.startswith(b"ERR unknown-command ") and data.endswith(b"\n"),
           f"{data!r}")
@@ -54,7 +46,7 @@ def test_tutorial_korean_text_gets_an_error(env):
 
 
 def test_tutorial_turn_by_turn_on_one_connection(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.connect(("127.0.0.1", br.port))
         for msg, want in (("forward 40 60000", b"OK forward 40 60000ms\n"),
@@ -71,7 +63,7 @@ def test_tutorial_turn_by_turn_on_one_connection(env):
 
 
 def test_tutorial_new_connection_every_message(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     for i in range(20):
         # A key alone is a message as a line of its own (a lone byte is
         # taken for a key typed into telnet: test_faults types).
@@ -82,7 +74,7 @@ def test_tutorial_new_connection_every_message(env):
 
 def test_nc_lines(env):
     nc = need_tool("nc")
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     out = subprocess.run([nc, "-N", "127.0.0.1", str(br.port)],
                          input=b"ping\r\nforward 20 60000\nstatus\nquit\n",
                          capture_output=True, timeout=DEADLINE_S)
@@ -93,7 +85,7 @@ def test_nc_lines(env):
 
 
 def test_pipelined_500_commands_answered_in_order(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     t = Tcp(br.port)
     cmds = []
     for i in range(500):
@@ -112,7 +104,7 @@ def test_pipelined_500_commands_answered_in_order(env):
 
 
 def test_udp_datagrams(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.settimeout(DEADLINE_S)
 
@@ -141,7 +133,7 @@ def test_udp_datagrams(env):
 
 
 def test_json_requests(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     t = Tcp(br.port)
     r = json.loads(t.ask('{"cmd":"drive","throttle":40,"steer":-20,'
                          '"ttl_ms":60000,"id":"j1"}'))
@@ -182,7 +174,7 @@ def past_gap(c, since=0, **want):
 
 
 def test_status_behind_a_drive_shows_it(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     t = Tcp(br.port)
     past_gap(c, mode="idle")
     # One send: the status waits its turn behind the drive.
@@ -222,7 +214,7 @@ def test_status_behind_a_drive_shows_it(env):
 
 
 def test_watch_pushes_state_and_event(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     w = Tcp(br.port)
     check(w.ask("watch") == "OK watching car1", "watch")
     d = Tcp(br.port)
@@ -241,7 +233,7 @@ def test_watch_pushes_state_and_event(env):
 
 
 def test_cars_use_and_offline(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     t = Tcp(br.port)
     check(t.ask("cars") == "OK car1", "cars")
     check(t.ask("use car9").startswith("OK using car9"), "use")
@@ -284,7 +276,7 @@ def test_longest_bridge_id(env):
 
 
 def test_error_codes_from_the_bridge(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     t = Tcp(br.port)
     for msg, code in (("fly", "unknown-command"),
                       ("forward 500", "bad-argument"),
@@ -306,7 +298,7 @@ def test_error_codes_from_the_bridge(env):
 
 
 def test_too_long_closes(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     t = Tcp(br.port)
     t.send(b"f" * 1025 + b"\n")
     lines = t.closed()
@@ -436,7 +428,7 @@ def test_non_loopback_without_token_is_refused(env):
 
 
 def test_quit_and_help(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     t = Tcp(br.port)
     h = t.ask("help")
     check(h.startswith("OK commands: ") and "forward" in h, f"{h}")
@@ -475,7 +467,7 @@ def test_print_config_is_the_shipped_example(env):
 
 
 def test_bridge_status_and_clean_exit(env):
-    b, a, br, c = world(env)
+    b, a, br, c = world(env, bridge_args=())
     obs = env.client(b.port).subscribe("iotcar/bridge/#")
     obs.wait_for("iotcar/bridge/bridge1/status",
                  lambda m: m.retain and m.text == "online")

@@ -9,18 +9,12 @@ import socket
 import threading
 import time
 
-from harness import DEADLINE_S, Broker, Tcp, check, main, wait_until
+from harness import (DEADLINE_S, Broker, Tcp, check, main, wait_until,
+                     world)
 
 # ASan's quarantine keeps freed memory: RSS says nothing under sanitizers.
 SANITIZED = bool(os.environ.get("IOTCAR_SANITIZED"))
 RSS_GROWTH_KB = 2048
-
-
-def world(env, bridge_args=()):
-    b = env.broker()
-    a = env.agent(b, args=["--max-ttl-ms", "60000"])
-    br = env.bridge(b, args=bridge_args)
-    return b, a, br
 
 
 def check_rss(br, before, what):
@@ -34,7 +28,7 @@ def still_answers(br):
 
 
 def test_a_mebibyte_without_newline(env):
-    b, a, br = world(env)
+    b, a, br = world(env, bridge_args=(), client=False)
     before = br.rss_kb()
     results = []
 
@@ -63,7 +57,7 @@ def test_a_mebibyte_without_newline(env):
 
 
 def test_binary_nul_and_invalid_utf8(env):
-    b, a, br = world(env)
+    b, a, br = world(env, bridge_args=(), client=False)
     t = Tcp(br.port)
     for data in (b"\x00\x01\xfe\xff\n", b"for\x00ward\n",
                  b"forward \xc3\x28\n", b"\x1b[31mred\n"):
@@ -75,7 +69,8 @@ def test_binary_nul_and_invalid_utf8(env):
 
 
 def test_slowloris_partial_lines(env):
-    b, a, br = world(env, ["--partial-timeout-ms", "1500"])
+    b, a, br = world(env, bridge_args=["--partial-timeout-ms", "1500"],
+                      client=False)
     before = br.rss_kb()
     slow = []
     for _ in range(100):
@@ -94,7 +89,7 @@ def test_slowloris_partial_lines(env):
 
 
 def test_idle_clients_are_closed(env):
-    b, a, br = world(env, ["--idle-timeout-s", "2"])
+    b, a, br = world(env, bridge_args=["--idle-timeout-s", "2"], client=False)
     quiet = Tcp(br.port)
     watcher = Tcp(br.port)
     check(watcher.ask("watch") == "OK watching car1", "watch")
@@ -105,7 +100,7 @@ def test_idle_clients_are_closed(env):
 
 
 def test_connection_flood_past_the_cap(env):
-    b, a, br = world(env, ["--max-clients", "50"])
+    b, a, br = world(env, bridge_args=["--max-clients", "50"], client=False)
     before = br.rss_kb()
     socks = [Tcp(br.port) for _ in range(80)]
     busy = kept = 0
@@ -127,7 +122,7 @@ def test_connection_flood_past_the_cap(env):
 
 
 def test_watcher_that_never_reads_is_dropped(env):
-    b, a, br = world(env, ["--out-max-kb", "8"])
+    b, a, br = world(env, bridge_args=["--out-max-kb", "8"], client=False)
     before = br.rss_kb()
     lazy = Tcp(br.port, rcvbuf=4096)
     check(lazy.ask("watch") == "OK watching car1", "watch")
@@ -145,7 +140,7 @@ def test_watcher_that_never_reads_is_dropped(env):
 # ==== Faults ====
 
 def test_car_killed_gives_offline(env):
-    b, a, br = world(env)
+    b, a, br = world(env, bridge_args=(), client=False)
     t = Tcp(br.port)
     check(t.ask("forward 10") == "OK forward 10", "car online")
     a.kill()
@@ -156,7 +151,7 @@ def test_car_killed_gives_offline(env):
 
 
 def test_broker_killed_and_restarted(env):
-    b, a, br = world(env)
+    b, a, br = world(env, bridge_args=(), client=False)
     t = Tcp(br.port)
     check(t.ask("forward 10") == "OK forward 10", "before")
     b.kill()
@@ -172,7 +167,7 @@ def test_broker_killed_and_restarted(env):
 
 
 def test_bridge_restarted(env):
-    b, a, br = world(env)
+    b, a, br = world(env, bridge_args=(), client=False)
     t = Tcp(br.port)
     check(t.ask("ping") == "OK pong", "first bridge")
     br.signal(15)

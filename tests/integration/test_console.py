@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from harness import (DEADLINE_S, check, event_is, main, need_tool,
-                     wait_state, wait_until)
+                     wait_state, wait_until, world)
 
 CAR = "iotcar/car1"
 SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "runtime error:",
@@ -39,13 +39,6 @@ def run(broker, *args, timeout=DEADLINE_S, port=None):
                        timeout=timeout + 5, stdin=subprocess.DEVNULL)
     clean_stderr(p.stderr, f"pc-console {' '.join(args)}")
     return p.returncode, p.stdout, p.stderr
-
-
-def world(env, agent_args=("--max-ttl-ms", "60000")):
-    b = env.broker()
-    a = env.agent(b, args=agent_args)
-    c = env.car_client(b)
-    return b, a, c
 
 
 # ==== Subcommands ====
