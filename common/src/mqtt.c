@@ -782,8 +782,11 @@ void iotcar_mqtt_reconnect(struct iotcar_mqtt *m, const char *reason)
 	if (m->stopped || !m->connected)
 		return;
 	/* Given up on either way: whether Paho could say goodbye through a
-	 * dead link does not matter. */
+	 * dead link does not matter. Should it get through (the link was
+	 * only slow, or this process stalled), the broker still publishes
+	 * our will: until we are back, we are offline. */
 	d.timeout = 0;
+	d.reasonCode = MQTTREASONCODE_DISCONNECT_WITH_WILL_MESSAGE;
 	if (MQTTAsync_disconnect(m->client, &d) != MQTTASYNC_SUCCESS)
 		log_debug("mqtt: disconnect refused; reconnecting anyway");
 	mqtt_lost(m, reason, 0);

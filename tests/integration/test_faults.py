@@ -151,6 +151,8 @@ def test_stalled_agent(env):
     finally:
         a.signal(signal.SIGCONT)
     stop = stopped_at(a, t0)
+    # Meanwhile everyone saw it offline: it left with its will.
+    c.wait_for(f"{CAR}/status", lambda x: x.text == "offline", since=m)
     drive_fresh(c, a, m)
     check(not a.moved_after(stop, allowed={(30, 30)}),
           f"moved on a stale command: {a.moved_after(stop)}")
