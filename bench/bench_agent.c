@@ -16,7 +16,10 @@
  * value, so each output change is matched to the command that caused it
  * even when late. It prints figures; it passes or fails nothing.
  *
- *   bench-agent [--agent PATH] [--quick]
+ * With --link it measures the car's link layer instead, across silent
+ * partitions in network namespaces (bench_link.c; needs root).
+ *
+ *   bench-agent [--agent PATH] [--quick] [--link]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_link.h"
 #include "bench_util.h"
 #include "iotcar/log.h"
 #include "iotcar/loop.h"
@@ -429,6 +433,8 @@ int main(int argc, char **argv)
 	int stream_n = 1000;
 	int lockstep_n = 5000;
 	const char *agent = IOTCAR_AGENT_PATH;
+	bool link = false;
+	int rounds = 20;
 	int ret;
 
 	for (int i = 1; i < argc; i++) {
@@ -439,12 +445,19 @@ int main(int argc, char **argv)
 			spaced_n = 4;
 			stream_n = 200;
 			lockstep_n = 1000;
+			rounds = 5;
+		} else if (!strcmp(argv[i], "--link")) {
+			link = true;
 		} else {
 			fprintf(stderr, "usage: bench-agent [--agent PATH] "
-					"[--quick]\n");
+					"[--quick] [--link]\n");
 			return 2;
 		}
 	}
+	iotcar_log_init("bench-agent", IOTCAR_LOG_WARNING);
+	signal(SIGPIPE, SIG_IGN);
+	if (link)
+		return bench_link_run(agent, rounds, 2000);
 	for (int p = 0; p < PHASE_COUNT; p++)
 		b.n[p] = phases[p].pace == PACE_SPACED	 ? spaced_n
 			 : phases[p].pace == PACE_STREAM ? stream_n

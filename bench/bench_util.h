@@ -38,6 +38,8 @@ struct bench_broker {
 	/* tcp://127.0.0.1:<port>, for --broker and Paho. */
 	char uri[40];
 	char dir[64];
+	/* Listen on every address of the host, not loopback only. */
+	bool all_addresses;
 };
 
 /**

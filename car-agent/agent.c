@@ -80,6 +80,8 @@ struct agent {
 	bool link_failsafe;
 	struct link link;
 	struct iotcar_timer *link_timer;
+	/* Fires when nothing has been heard for the link timeout. */
+	struct iotcar_timer *silence_timer;
 	/* Said that no ping came back (an ACL?); said once. */
 	bool link_warned;
 	/* When the connection came up, and how many in a row lasted less
@@ -598,6 +600,7 @@ static void agent_link_lost(struct agent *a, const char *reason, int code,
 		return;
 	link_down(&a->link, iotcar_clock_ms());
 	iotcar_timer_stop(a->link_timer);
+	iotcar_timer_stop(a->silence_timer);
 	a->loss_pending = true;
 	a->loss_reason = reason;
 	a->loss_code = code;
@@ -638,15 +641,33 @@ static void agent_ping(struct agent *a, int64_t now)
 	agent_publish(a, IOTCAR_TOPIC_LINK, n, (int)strlen(n), 0, false);
 }
 
+/*
+ * Armed for the moment the link would have been silent for its timeout,
+ * and moved on lazily: something heard since then just sets it again for
+ * the new moment, so a busy link costs no timer call a message.
+ */
+static void agent_arm_silence(struct agent *a)
+{
+	iotcar_timer_start_at(a->silence_timer,
+			      a->link.heard_ms + a->link.cfg.timeout_ms + 1);
+}
+
+static void agent_on_silence_timer(void *ctx)
+{
+	struct agent *a = ctx;
+	int64_t now = iotcar_clock_ms();
+
+	if (link_is_silent(&a->link, now))
+		agent_link_silent(a, now - a->link.heard_ms);
+	else if (a->link.state != LINK_DOWN)
+		agent_arm_silence(a);
+}
+
 static void agent_on_link_timer(void *ctx)
 {
 	struct agent *a = ctx;
 	int64_t now = iotcar_clock_ms();
 
-	if (link_is_silent(&a->link, now)) {
-		agent_link_silent(a, now - a->link.heard_ms);
-		return;
-	}
 	agent_ping(a, now);
 	/* A flood's drops and losses, once per burst. */
 	iotcar_log_burst_tick(&a->drop_burst, iotcar_mqtt_dropped(a->mqtt),
@@ -827,6 +848,7 @@ static void agent_on_connected(void *ctx)
 	agent_ping(a, now);
 	iotcar_timer_start(a->link_timer, link_ping_ms(&a->link),
 			   link_ping_ms(&a->link));
+	agent_arm_silence(a);
 }
 
 /*
@@ -854,6 +876,10 @@ static void agent_on_disconnected(void *ctx, const char *reason, int code)
 		agent_link_lost(a, "taken_over", code, why);
 		return;
 	}
+	/* A connection this car gave up on itself (silence) tells nothing
+	 * of the broker. */
+	if (a->link.state == LINK_DOWN)
+		return;
 	a->short_links = now - a->connected_ms < AGENT_SHORT_LINK_MS
 				 ? a->short_links + 1
 				 : 0;
@@ -997,8 +1023,9 @@ struct agent *agent_new(struct iotcar_loop *loop,
 		iotcar_timer_new(loop, agent_on_telemetry_timer, a);
 	a->ha_timer = iotcar_timer_new(loop, agent_on_ha_timer, a);
 	a->link_timer = iotcar_timer_new(loop, agent_on_link_timer, a);
+	a->silence_timer = iotcar_timer_new(loop, agent_on_silence_timer, a);
 	if (!a->deadman || !a->state_timer || !a->telemetry_timer ||
-	    !a->ha_timer || !a->link_timer)
+	    !a->ha_timer || !a->link_timer || !a->silence_timer)
 		goto err;
 	a->ha = (struct discovery_car){
 		.prefix = settings->common.prefix,
@@ -1069,6 +1096,7 @@ void agent_stop(struct agent *a)
 	iotcar_timer_stop(a->telemetry_timer);
 	iotcar_timer_stop(a->ha_timer);
 	iotcar_timer_stop(a->link_timer);
+	iotcar_timer_stop(a->silence_timer);
 	if (iotcar_mqtt_stop(a->mqtt, AGENT_STOP_TIMEOUT_MS))
 		log_warning("the broker did not confirm the disconnect");
 	iotcar_loop_stop(a->loop);
@@ -1091,5 +1119,6 @@ void agent_free(struct agent *a)
 	iotcar_timer_free(a->telemetry_timer);
 	iotcar_timer_free(a->ha_timer);
 	iotcar_timer_free(a->link_timer);
+	iotcar_timer_free(a->silence_timer);
 	free(a);
 }
