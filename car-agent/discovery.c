@@ -188,8 +188,9 @@ static const struct entity entities[] = {
 /* What the state's mode and the events can be (SPEC §2, §3). */
 static const char *const modes[] = {"idle", "driving", "failsafe", "blocked",
 				    "estop"};
-static const char *const event_types[] = {"failsafe", "obstacle", "estop",
-					  "bad_command", "retained_ignored"};
+static const char *const event_types[] = {
+	"failsafe",    "obstacle",	   "estop",
+	"bad_command", "retained_ignored", "link_lost"};
 
 int discovery_mode_parse(const char *s, enum discovery_mode *mode)
 {

@@ -789,6 +789,9 @@ void iotcar_mqtt_reconnect(struct iotcar_mqtt *m, const char *reason)
 	d.reasonCode = MQTTREASONCODE_DISCONNECT_WITH_WILL_MESSAGE;
 	if (MQTTAsync_disconnect(m->client, &d) != MQTTASYNC_SUCCESS)
 		log_debug("mqtt: disconnect refused; reconnecting anyway");
+	/* Our own verdict says nothing against the broker: come back as
+	 * soon as the link lets us. */
+	m->connected_ms = 0;
 	mqtt_lost(m, reason, 0);
 }
 

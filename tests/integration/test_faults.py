@@ -258,8 +258,12 @@ def test_flood_with_a_slow_loop_keeps_the_estop(env):
           f"released: {[s for s in states if s['estop'] != 'ON'][:1]}")
     c.wait_for(f"{CAR}/telemetry", lambda t: t.json()["dropped"] > 0,
                since=after, timeout=30, what="drops counted in telemetry")
-    check(a.log().count("drive commands dropped") <= 4,
-          "drops are logged once a burst, not once a command")
+    # Thousands dropped and lost, a few lines said so.
+    log = a.log()
+    check(log.count("drive commands dropped") <= 4 and
+          log.count("results and events lost") <= 4 and
+          "publish to" not in log,
+          "drops and losses are logged once a burst, not once a message")
 
 
 def test_estop_release_never_undoes_a_later_latch(env):
