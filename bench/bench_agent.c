@@ -90,9 +90,7 @@ struct bench {
 	struct iotcar_timer *watchdog;
 	struct bench_broker broker;
 	pid_t agent;
-	int trace_fd;
-	char trace_buf[4096];
-	size_t trace_len;
+	struct bench_trace trace;
 
 	bool started;
 	int phase;
@@ -191,39 +189,22 @@ static void bench_on_output(struct bench *b, int left, int64_t t_ns)
 	}
 }
 
-/* The agent's trace: a line "<sec>.<nsec> <left> <right>" per change. */
-static void bench_on_trace(void *ctx, int fd, uint32_t events)
+/* The agent's outputs changed (its trace). */
+static void bench_on_trace(void *ctx, int left, int64_t t_ns)
 {
 	struct bench *b = ctx;
-	ssize_t n;
-	char *nl;
 
-	(void)events;
-	n = read(fd, b->trace_buf + b->trace_len,
-		 sizeof(b->trace_buf) - b->trace_len - 1);
-	if (n <= 0) {
-		if (n == 0 || errno != EAGAIN) {
-			fprintf(stderr, "bench: the agent closed its trace\n");
-			b->failed = 1;
-			iotcar_loop_stop(b->loop);
-		}
-		return;
-	}
-	b->trace_len += (size_t)n;
-	b->trace_buf[b->trace_len] = '\0';
-	while ((nl = strchr(b->trace_buf, '\n')) != NULL) {
-		long long sec = 0;
-		long long nsec = 0;
-		int left = 0;
+	if (b->started && !bench_def(b)->floor)
+		bench_on_output(b, left, t_ns);
+}
 
-		*nl = '\0';
-		if (b->started && !bench_def(b)->floor &&
-		    sscanf(b->trace_buf, "%lld.%lld %d", &sec, &nsec, &left) ==
-			    3)
-			bench_on_output(b, left, sec * 1000000000LL + nsec);
-		b->trace_len -= (size_t)(nl + 1 - b->trace_buf);
-		memmove(b->trace_buf, nl + 1, b->trace_len + 1);
-	}
+static void bench_on_trace_closed(void *ctx)
+{
+	struct bench *b = ctx;
+
+	fprintf(stderr, "bench: the agent closed its trace\n");
+	b->failed = 1;
+	iotcar_loop_stop(b->loop);
 }
 
 /* Give up on commands that had their chance: the oldest ones in flight. */
@@ -362,17 +343,12 @@ static int bench_start_agent(struct bench *b, const char *agent)
 			"--log-level",
 			"warning",
 			NULL};
-	int pipefd[2];
 
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -errno;
-	/* The pipe's write end becomes the agent's fd 3: /dev/fd/3. */
-	b->agent = bench_spawn(argv, pipefd[1]);
-	close(pipefd[1]);
-	b->trace_fd = pipefd[0];
-	fcntl(b->trace_fd, F_SETFL, O_NONBLOCK);
-	return iotcar_loop_add_fd(b->loop, b->trace_fd, EPOLLIN, bench_on_trace,
-				  b);
+	b->trace = (struct bench_trace){.output = bench_on_trace,
+					.closed = bench_on_trace_closed,
+					.ctx = b};
+	b->agent = bench_spawn_traced(b->loop, argv, &b->trace);
+	return b->agent < 0 ? -ECHILD : 0;
 }
 
 static void bench_print(struct bench *b)
@@ -428,7 +404,7 @@ static int bench_run(struct bench *b, const char *agent)
 
 int main(int argc, char **argv)
 {
-	struct bench b = {.idle_s = 10, .trace_fd = -1};
+	struct bench b = {.idle_s = 10, .trace.fd = -1};
 	int spaced_n = 40;
 	int stream_n = 1000;
 	int lockstep_n = 5000;
@@ -472,8 +448,8 @@ int main(int argc, char **argv)
 	free(b.sent_ns);
 	bench_reap(b.agent);
 	bench_broker_stop(&b.broker);
-	if (b.trace_fd >= 0)
-		close(b.trace_fd);
+	if (b.trace.fd >= 0)
+		close(b.trace.fd);
 	iotcar_loop_free(b.loop);
 	for (int p = 0; p < PHASE_COUNT; p++)
 		free(b.results[p].ms);

@@ -59,9 +59,7 @@ struct link_bench {
 	struct bench_broker broker;
 	char ns[3][40];
 	pid_t agent;
-	int trace_fd;
-	char trace_buf[4096];
-	size_t trace_len;
+	struct bench_trace trace;
 	enum step step;
 	int rounds;
 	int round;
@@ -107,6 +105,7 @@ static void link_down(struct link_bench *b)
 static int link_up(struct link_bench *b)
 {
 	static const char *const hosts[3] = {"car", "rtr", "brk"};
+	char path[80];
 	int fd;
 
 	for (int i = 0; i < 3; i++) {
@@ -134,8 +133,8 @@ static int link_up(struct link_bench *b)
 		    "10.0.2.1",
 		    b->ns[2], b->ns[2], b->ns[2]))
 		return -1;
-	snprintf(b->trace_buf, sizeof(b->trace_buf), "/run/netns/%s", b->ns[2]);
-	fd = open(b->trace_buf, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/run/netns/%s", b->ns[2]);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
 		perror("bench: setns");
 		if (fd >= 0)
@@ -143,7 +142,6 @@ static int link_up(struct link_bench *b)
 		return -1;
 	}
 	close(fd);
-	b->trace_buf[0] = '\0';
 	return 0;
 }
 
@@ -255,34 +253,14 @@ static void link_on_output(struct link_bench *b, int left, int64_t t)
 	}
 }
 
-static void link_on_trace(void *ctx, int fd, uint32_t events)
+static void link_on_trace(void *ctx, int left, int64_t t_ns)
 {
-	struct link_bench *b = ctx;
-	ssize_t n;
-	char *nl;
+	link_on_output(ctx, left, t_ns);
+}
 
-	(void)events;
-	n = read(fd, b->trace_buf + b->trace_len,
-		 sizeof(b->trace_buf) - b->trace_len - 1);
-	if (n <= 0) {
-		if (n == 0 || errno != EAGAIN)
-			link_fail(b, "the agent closed its trace");
-		return;
-	}
-	b->trace_len += (size_t)n;
-	b->trace_buf[b->trace_len] = '\0';
-	while ((nl = strchr(b->trace_buf, '\n')) != NULL) {
-		long long sec = 0;
-		long long nsec = 0;
-		int left = 0;
-
-		*nl = '\0';
-		if (sscanf(b->trace_buf, "%lld.%lld %d", &sec, &nsec, &left) ==
-		    3)
-			link_on_output(b, left, sec * 1000000000LL + nsec);
-		b->trace_len -= (size_t)(nl + 1 - b->trace_buf);
-		memmove(b->trace_buf, nl + 1, b->trace_len + 1);
-	}
+static void link_on_trace_closed(void *ctx)
+{
+	link_fail(ctx, "the agent closed its trace");
 }
 
 static void link_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
@@ -341,17 +319,13 @@ static int link_start_agent(struct link_bench *b, const char *agent)
 			"--log-level",
 			"error",
 			NULL};
-	int pipefd[2];
 
 	snprintf(uri, sizeof(uri), "tcp://" BROKER_ADDR ":%d", b->broker.port);
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -errno;
-	b->agent = bench_spawn(argv, pipefd[1]);
-	close(pipefd[1]);
-	b->trace_fd = pipefd[0];
-	fcntl(b->trace_fd, F_SETFL, O_NONBLOCK);
-	return iotcar_loop_add_fd(b->loop, b->trace_fd, EPOLLIN, link_on_trace,
-				  b);
+	b->trace = (struct bench_trace){.output = link_on_trace,
+					.closed = link_on_trace_closed,
+					.ctx = b};
+	b->agent = bench_spawn_traced(b->loop, argv, &b->trace);
+	return b->agent < 0 ? -ECHILD : 0;
 }
 
 static void link_print(struct link_bench *b)
@@ -380,7 +354,7 @@ int bench_link_run(const char *agent, int rounds, int partition_ms)
 	};
 	struct link_bench b = {.rounds = rounds,
 			       .partition_ms = partition_ms,
-			       .trace_fd = -1,
+			       .trace.fd = -1,
 			       .value = 50};
 	struct iotcar_mqtt_opts mo = {.client_id = "iotcar-bench-link",
 				      .keepalive_s = 30};
@@ -417,8 +391,8 @@ out:
 	iotcar_timer_free(b.stream);
 	bench_reap(b.agent);
 	bench_broker_stop(&b.broker);
-	if (b.trace_fd >= 0)
-		close(b.trace_fd);
+	if (b.trace.fd >= 0)
+		close(b.trace.fd);
 	iotcar_loop_free(b.loop);
 	link_down(&b);
 	free(b.stop.ms);

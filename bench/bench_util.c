@@ -285,3 +285,53 @@ long bench_raise_nofile(void)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	return (long)rl.rlim_cur;
 }
+
+/* The trace pipe is readable: hand over every whole line. */
+static void bench_on_trace(void *ctx, int fd, uint32_t events)
+{
+	struct bench_trace *t = ctx;
+	ssize_t n;
+	char *nl;
+
+	(void)events;
+	n = read(fd, t->buf + t->len, sizeof(t->buf) - t->len - 1);
+	if (n <= 0) {
+		if (n == 0 || errno != EAGAIN)
+			t->closed(t->ctx);
+		return;
+	}
+	t->len += (size_t)n;
+	t->buf[t->len] = '\0';
+	while ((nl = strchr(t->buf, '\n')) != NULL) {
+		long long sec = 0;
+		long long nsec = 0;
+		int left = 0;
+
+		*nl = '\0';
+		if (sscanf(t->buf, "%lld.%lld %d", &sec, &nsec, &left) == 3)
+			t->output(t->ctx, left, sec * 1000000000LL + nsec);
+		t->len -= (size_t)(nl + 1 - t->buf);
+		memmove(t->buf, nl + 1, t->len + 1);
+	}
+}
+
+pid_t bench_spawn_traced(struct iotcar_loop *loop, char *const argv[],
+			 struct bench_trace *t)
+{
+	int pipefd[2];
+	pid_t pid;
+
+	t->fd = -1;
+	t->len = 0;
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -1;
+	/* The pipe's write end becomes the agent's fd 3: /dev/fd/3. */
+	pid = bench_spawn(argv, pipefd[1]);
+	close(pipefd[1]);
+	t->fd = pipefd[0];
+	fcntl(t->fd, F_SETFL, O_NONBLOCK);
+	if (pid < 0 ||
+	    iotcar_loop_add_fd(loop, t->fd, EPOLLIN, bench_on_trace, t))
+		return -1;
+	return pid;
+}

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "iotcar/loop.h"
+
 /* Samples at or above this are the Nagle/delayed-ACK signature. */
 #define BENCH_NAGLE_MS 40.0
 
@@ -48,6 +50,29 @@ struct bench_broker {
  * becomes its fd 3 and its stderr stays ours; otherwise stderr is muted.
  */
 pid_t bench_spawn(char *const argv[], int fd3);
+
+/**
+ * The car agent's --sim-trace, read from a pipe: a line
+ * "<sec>.<nsec> <left> <right>" per change of its outputs.
+ */
+struct bench_trace {
+	int fd;
+	char buf[4096];
+	size_t len;
+	/* Called for each line: the outputs became @p left at @p t_ns. */
+	void (*output)(void *ctx, int left, int64_t t_ns);
+	/* Called once if the agent closes it. */
+	void (*closed)(void *ctx);
+	void *ctx;
+};
+
+/**
+ * @brief Run the car agent @p argv (whose --sim-trace is /dev/fd/3) with
+ * its trace on a pipe that @p loop reads into @p t.
+ * @return Its pid, or -1.
+ */
+pid_t bench_spawn_traced(struct iotcar_loop *loop, char *const argv[],
+			 struct bench_trace *t);
 
 /** @brief bench_spawn(), with stdout on @p out; stderr muted. */
 pid_t bench_spawn_out(char *const argv[], int out);

@@ -50,13 +50,16 @@ static void router_on_answer(void *ctx, const void *waiter,
 		break;
 	case IOTCAR_FLEET_REFUSED:
 		code = proto_err_from_car(a->error);
-		/* The car's own words name its MQTT topic; ours, the
-		 * command. */
+		/* The car's own words name its MQTT topics; ours, the
+		 * commands. A release it refused named an older latch: a
+		 * newer one holds (pressed since, or not yet seen here). */
 		router_answer(r, &w, code,
-			      code == PROTO_ERR_ESTOP
-				      ? "the e-stop is latched; send release "
-					"to drive again"
-				      : a->text);
+			      code != PROTO_ERR_ESTOP ? a->text
+			      : a->release
+				      ? "a newer e-stop latch holds; send "
+					"release again to release it"
+				      : "the e-stop is latched; send release "
+					"to drive again");
 		break;
 	case IOTCAR_FLEET_TIMEOUT:
 		router_answer(r, &w, PROTO_ERR_TIMEOUT, a->text);

@@ -201,8 +201,8 @@ static bool agent_state_same(const struct iotcar_state *x,
 	return x->mode == y->mode && x->throttle == y->throttle &&
 	       x->steer == y->steer && x->left == y->left &&
 	       x->right == y->right && x->speed_limit == y->speed_limit &&
-	       x->estop == y->estop && x->obstacle == y->obstacle &&
-	       x->ttl_ms == y->ttl_ms;
+	       x->estop == y->estop && x->estop_latch == y->estop_latch &&
+	       x->obstacle == y->obstacle && x->ttl_ms == y->ttl_ms;
 }
 
 static void agent_publish_state(struct agent *a)
@@ -456,7 +456,8 @@ static int agent_drive(struct agent *a, const struct iotcar_drive *d,
 	int64_t now = iotcar_clock_ms();
 	int ret;
 
-	if ((d->throttle || d->steer) &&
+	/* Under the e-stop, the latch is the answer (safety_drive). */
+	if ((d->throttle || d->steer) && !a->safety.estop &&
 	    link_check_fresh(&a->link, fresh, now, err))
 		return -ESTALE;
 	ret = safety_drive(&a->safety, d, now, err);

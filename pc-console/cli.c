@@ -248,6 +248,11 @@ static void cli_on_answer(void *ctx, const void *waiter,
 	if (a->outcome != IOTCAR_FLEET_OK) {
 		if (a->outcome == IOTCAR_FLEET_REFUSED && c->s->json)
 			cli_fail(c, cli_outcome_code(a), "%s", a->text);
+		else if (a->error && !strcmp(a->error, "estop") && a->release)
+			cli_fail(c, "estop",
+				 "%s refused the release: a newer latch holds; "
+				 "`pc-console estop off` again releases it",
+				 a->car);
 		else if (a->error && !strcmp(a->error, "estop"))
 			/* The car's words name an MQTT topic; ours, the
 			 * command. */

@@ -150,7 +150,7 @@ cat <<MSG
 
   Watch it:
     $console$pc_broker watch
-    mosquitto_sub $p -t 'iotcar/#' -v
+    mosquitto_sub $p -t 'iotcar/#' -T 'iotcar/+/link' -v   (all but the car's link pings)
 
   Drive it (each command lives 500 ms unless it says longer):
     mosquitto_pub $p -t iotcar/car1/set/drive -m 'forward 60 2000'
@@ -158,7 +158,7 @@ cat <<MSG
     mosquitto_pub $p -t iotcar/car1/set/drive -m stop
     mosquitto_pub $p -t iotcar/car1/set -m '{"throttle":40,"steer":-20,"ttl_ms":1500,"id":"1"}'
     mosquitto_pub $p -t iotcar/car1/set/speed_limit -m 50
-    mosquitto_pub $p -t iotcar/car1/set/estop -m ON      (and OFF)
+    mosquitto_pub $p -t iotcar/car1/set/estop -m ON      (and OFF, a second later)
     mosquitto_rr  $p -t iotcar/car1/set/drive -e reply/me -m 'backward 30 1000'
 
 $bridge_note

@@ -52,6 +52,7 @@ struct pending {
 	uint64_t seq;
 	int64_t sent_ns;
 	int64_t deadline_ms;
+	bool release;
 	char car[IOTCAR_ID_MAX + 1];
 	alignas(max_align_t) unsigned char waiter[IOTCAR_FLEET_WAITER_MAX];
 };
@@ -71,8 +72,7 @@ struct iotcar_fleet {
 	struct pending *buckets[FLEET_BUCKETS];
 	uint64_t next_seq;
 	struct iotcar_timer *timer;
-	/* Subscribed, and the settle window over. */
-	bool subscribed;
+	/* The settle window after subscribing is over. */
 	bool settled;
 	struct iotcar_timer *settle;
 	struct parked *parked;
@@ -378,6 +378,8 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 	s.id.is_number = false;
 	snprintf(s.id.text, sizeof(s.id.text), "%s%llu", f->id_prefix,
 		 (unsigned long long)p->seq);
+	p->sent_ns = iotcar_clock_ns();
+	p->release = (s.fields & IOTCAR_SET_ESTOP) && !s.estop;
 	len = iotcar_set_format(&s, payload, sizeof(payload));
 	/* QoS 0 like every drive command: the result confirms it. */
 	ret = len < 0 ? len
@@ -391,7 +393,6 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 	}
 	if (waiter_len)
 		memcpy(p->waiter, waiter, waiter_len);
-	p->sent_ns = iotcar_clock_ns();
 	/* The clock is truncated to the ms: + 1 and it never fires early. */
 	p->deadline_ms = iotcar_clock_ms() + f->timeout_ms + 1;
 	iotcar_strlcpy(p->car, car, sizeof(p->car));
@@ -483,6 +484,7 @@ static void fleet_on_result(struct iotcar_fleet *f,
 	if (fleet_latch(o) && fleet_find_car(f, p->car))
 		fleet_find_car(f, p->car)->estop_latch = fleet_latch(o);
 	a.car = p->car;
+	a.release = p->release;
 	a.rtt_us = (iotcar_clock_ns() - p->sent_ns) / 1000;
 	if (status && !strcmp(status, "ok")) {
 		a.outcome = IOTCAR_FLEET_OK;
@@ -617,7 +619,6 @@ static void fleet_on_connected(void *ctx)
 	char filters[N][IOTCAR_TOPIC_MAX];
 	struct iotcar_mqtt_sub subs[N];
 
-	f->subscribed = false;
 	f->settled = false;
 	for (size_t i = 0; i < N; i++) {
 		iotcar_topic_filter(filters[i], sizeof(filters[i]), f->prefix,
@@ -634,7 +635,6 @@ static void fleet_on_subscribed(void *ctx)
 {
 	struct iotcar_fleet *f = ctx;
 
-	f->subscribed = true;
 	iotcar_timer_start(f->settle, IOTCAR_FLEET_SETTLE_MS, 0);
 	if (f->h.subscribed)
 		f->h.subscribed(f->ctx);
@@ -660,7 +660,6 @@ static void fleet_on_disconnected(void *ctx, const char *reason, int code)
 
 	(void)code;
 	iotcar_timer_stop(f->settle);
-	f->subscribed = false;
 	f->settled = false;
 	fleet_fail_all(f, "lost the MQTT broker");
 	fleet_fail_parked(f, "lost the MQTT broker");

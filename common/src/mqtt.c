@@ -521,19 +521,6 @@ static int mqtt_create_client(struct iotcar_mqtt *m)
 	return 0;
 }
 
-static int mqtt_init_sync(struct iotcar_mqtt *m)
-{
-	pthread_condattr_t attr;
-	int ret;
-
-	pthread_mutex_init(&m->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	ret = pthread_cond_init(&m->cond, &attr);
-	pthread_condattr_destroy(&attr);
-	return -ret;
-}
-
 struct iotcar_mqtt *iotcar_mqtt_new(struct iotcar_loop *loop,
 				    const struct iotcar_mqtt_opts *opts,
 				    const struct iotcar_mqtt_handlers *handlers,
@@ -548,7 +535,8 @@ struct iotcar_mqtt *iotcar_mqtt_new(struct iotcar_loop *loop,
 	m->loop = loop;
 	m->handlers = *handlers;
 	m->ctx = ctx;
-	if (mqtt_init_sync(m) || mqtt_inbox_init(&m->inbox) ||
+	pthread_mutex_init(&m->lock, NULL);
+	if (mqtt_cond_init(&m->cond) || mqtt_inbox_init(&m->inbox) ||
 	    mqtt_window_init(&m->window, mqtt_window_is_needed(version)) ||
 	    mqtt_copy_opts(m, opts))
 		goto err;

@@ -225,6 +225,9 @@ int mqtt_window_wait_idle(struct mqtt_window *w,
 /** @brief @p ms from now on CLOCK_MONOTONIC, the clock of every wait. */
 void mqtt_deadline(struct timespec *ts, int ms);
 
+/** @brief A condition variable whose waits follow CLOCK_MONOTONIC. */
+int mqtt_cond_init(pthread_cond_t *cond);
+
 /* ==== mqtt_nodelay.c ==== */
 
 /**

@@ -52,19 +52,24 @@ void mqtt_deadline(struct timespec *ts, int ms)
 	}
 }
 
-int mqtt_window_init(struct mqtt_window *w, bool limit)
+int mqtt_cond_init(pthread_cond_t *cond)
 {
 	pthread_condattr_t attr;
 	int ret;
 
-	*w = (struct mqtt_window){.limit = limit, .size = MQTT_WINDOW_MAX};
-	pthread_mutex_init(&w->lock, NULL);
 	pthread_condattr_init(&attr);
 	/* A Pi has no real-time clock: a wait must not follow a jump of it. */
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	ret = pthread_cond_init(&w->cond, &attr);
+	ret = pthread_cond_init(cond, &attr);
 	pthread_condattr_destroy(&attr);
 	return -ret;
+}
+
+int mqtt_window_init(struct mqtt_window *w, bool limit)
+{
+	*w = (struct mqtt_window){.limit = limit, .size = MQTT_WINDOW_MAX};
+	pthread_mutex_init(&w->lock, NULL);
+	return mqtt_cond_init(&w->cond);
 }
 
 static void window_free_list(struct mqtt_out *o)

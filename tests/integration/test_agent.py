@@ -249,6 +249,13 @@ def test_estop_latch(env):
     r = c.wait_for(f"{CAR}/result", result_is(id="j"), since=m).json()
     check(r["error"] == "estop", f"{r}")
     check(a.outputs() == (0, 0), "moved while latched")
+    # An ON while latched is a new latch, and the state says so.
+    m = c.mark()
+    c.publish(f"{CAR}/set", '{"estop":"ON","id":"again"}', qos=1)
+    r = c.wait_for(f"{CAR}/result", result_is(id="again"), since=m).json()
+    check(r["estop_latch"] != latch, f"{r}")
+    latch = r["estop_latch"]
+    wait_state(c, since=m, estop="ON", estop_latch=latch)
     # A bare OFF this soon after the ON may have been sent before it.
     m = c.mark()
     c.publish(f"{CAR}/set/estop", "OFF", qos=1)

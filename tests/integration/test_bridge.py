@@ -9,8 +9,8 @@ import socket
 import subprocess
 import time
 
-from harness import (DEADLINE_S, SOURCE_DIR, Tcp, check, main, need_tool,
-                     wait_state, wait_until, world)
+from harness import (DEADLINE_S, SOURCE_DIR, Tcp, check, free_port, main,
+                     need_tool, wait_state, wait_until, world)
 
 CAR = "iotcar/car1"
 
@@ -258,6 +258,14 @@ def test_error_codes_from_the_car(env):
     check(r == "ERR estop the e-stop is latched; send release to drive "
           "again", f"latched: {r}")
     check(t.ask("release") == "OK estop off", "release")
+    # A release sent before the bridge heard of the latch it would undo
+    # (in the same breath as the estop) names an older one: refused.
+    t.send("estop\nrelease\n")
+    check(t.line() == b"OK estop on", "estop")
+    r = t.line().decode()
+    check(r == "ERR estop a newer e-stop latch holds; send release again to "
+          "release it", f"release in the same breath: {r}")
+    check(t.ask("release") == "OK estop off", "release once it is known")
     check(t.ask("speed 40") == "OK speed 40", "speed")
 
 
@@ -332,16 +340,21 @@ def test_connection_cap_busy(env):
                "a free place after one left", interval=0.1)
 
 
-def test_auth_on_a_non_loopback_listener(env):
+def auth_bridge(env):
+    """car1 and a bridge on every address of the host, token s3cret."""
     b = env.broker()
     env.agent(b)
     token = os.path.join(env.dir, "token")
     with open(token, "w") as f:
         f.write("s3cret\n")
-    from harness import free_port
     port = free_port()
-    br = env.bridge(b, args=["--token-file", token],
-                    listen=f"0.0.0.0:{port}", port=port)
+    env.bridge(b, args=["--token-file", token], listen=f"0.0.0.0:{port}",
+               port=port)
+    return port
+
+
+def test_auth_on_a_non_loopback_listener(env):
+    port = auth_bridge(env)
     t = Tcp(port)
     check(t.ask("ping").startswith("ERR auth-required "), "before auth")
     check(t.ask("auth nope") == "ERR auth-required wrong token", "wrong")
@@ -366,15 +379,7 @@ def test_auth_on_a_non_loopback_listener(env):
 
 
 def test_token_guessing_is_throttled_per_address(env):
-    b = env.broker()
-    env.agent(b)
-    token = os.path.join(env.dir, "token")
-    with open(token, "w") as f:
-        f.write("s3cret\n")
-    from harness import free_port
-    port = free_port()
-    env.bridge(b, args=["--token-file", token], listen=f"0.0.0.0:{port}",
-               port=port)
+    port = auth_bridge(env)
     # Five wrong tokens from 127.0.0.1, each on a new connection...
     for i in range(5):
         t = Tcp(port)

@@ -20,9 +20,9 @@ import subprocess
 import threading
 import time
 
-from harness import (DEADLINE_S, LONG_TTL, SOURCE_DIR, Agent, Broker, Net,
-                     Tcp, check, event_is, free_port, main, need_tool,
-                     result_is, state_is, wait_state, wait_until)
+from harness import (DEADLINE_S, LONG_TTL, Agent, Broker, Net, Tcp, check,
+                     event_is, free_port, main, result_is, state_is,
+                     wait_state, wait_until)
 
 CAR = "iotcar/car1"
 # The link timeout (1 s) plus a ping period, and room for sanitizers.
@@ -44,6 +44,17 @@ def drive_fresh(c, a, since):
     c.publish(f"{CAR}/set/drive", "forward 30 1000")
     a.wait_outputs(30, 30, "a fresh command to be obeyed")
     return sent
+
+
+def driving(env):
+    """car1 driving at 40 on a command that lives a minute (so that only
+    the link rules can stop it), and a client following it."""
+    b = env.broker()
+    a = env.agent(b, args=LONG_TTL)
+    c = env.car_client(b)
+    c.publish(f"{CAR}/set/drive", "forward 40 60000")
+    a.wait_outputs(40, 40)
+    return b, a, c
 
 
 def stopped_at(a, after):
@@ -115,11 +126,7 @@ def test_carrier_lost_for_3s(env):
 # ==== A frozen broker, a stalled agent ====
 
 def test_frozen_broker(env):
-    b = env.broker()
-    a = env.agent(b, args=LONG_TTL)
-    c = env.car_client(b)
-    c.publish(f"{CAR}/set/drive", "forward 40 60000")
-    a.wait_outputs(40, 40)
+    b, a, c = driving(env)
     m = c.mark()
     t0 = time.monotonic()
     b.proc.send_signal(signal.SIGSTOP)
@@ -137,11 +144,7 @@ def test_frozen_broker(env):
 
 
 def test_stalled_agent(env):
-    b = env.broker()
-    a = env.agent(b, args=LONG_TTL)
-    c = env.car_client(b)
-    c.publish(f"{CAR}/set/drive", "forward 40 60000")
-    a.wait_outputs(40, 40)
+    b, a, c = driving(env)
     m = c.mark()
     a.signal(signal.SIGSTOP)
     t0 = time.monotonic()

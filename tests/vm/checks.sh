@@ -212,8 +212,8 @@ check_stops() {
 	# E-stop: latched, and a forward command is refused.
 	drive e "forward 60 10000"
 	expect_lines "forward 60" "left_in1=1 right_in1=1"
-	mark
-	send set/estop ON
+	command on '"estop":"ON"'
+	ON_RESULT=$RESULT
 	wait_mqtt 3000 '^iotcar/car1/event .*"event":"estop"' ||
 		fail "no estop event"
 	motors_still "after the e-stop"
@@ -221,7 +221,12 @@ check_stops() {
 	echo "$RESULT" | grep -q '"status":"error"' ||
 		fail "forward under e-stop was accepted: $RESULT"
 	motors_still "forward under e-stop"
-	send set/estop OFF
+	# The release names the latch the ON made (a bare OFF this soon
+	# would be refused: it might be older than the ON).
+	latch=$(echo "$ON_RESULT" | sed -n 's/.*"estop_latch":\([0-9]*\).*/\1/p')
+	command off "\"estop\":\"OFF\",\"estop_latch\":$latch"
+	echo "$RESULT" | grep -q '"status":"ok"' ||
+		fail "the release of latch '$latch' was refused: $RESULT"
 	say "stops: e-stop leaves the motor lines low"
 
 	# Link loss: the broker dies while the car drives.

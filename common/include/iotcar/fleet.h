@@ -64,6 +64,9 @@ struct iotcar_fleet_answer {
 	const char *text;
 	/* OK and REFUSED: microseconds from the publish to the result. */
 	int64_t rtt_us;
+	/* The request released the e-stop: a refusal means a newer latch
+	 * holds than the one it named. */
+	bool release;
 };
 
 /** Every handler but answer is optional. */
