@@ -96,8 +96,6 @@ struct agent {
 	/* The number of the next e-stop latch. */
 	uint32_t next_latch;
 	char client_id[128];
-	uint64_t results_lost;
-	uint64_t events_lost;
 	struct iotcar_log_burst drop_burst;
 	struct iotcar_log_burst lost_burst;
 	bool sensing;
@@ -129,44 +127,49 @@ static void agent_fault(struct agent *a, int err);
 
 /*
  * Publish. Offline, nothing is kept (the state is republished on
- * connecting); a full queue is counted, and logged once per burst by the
- * link timer, never once a message.
+ * connecting); a full queue is counted (iotcar_mqtt_lost()), and logged
+ * once per burst by the link timer, never once a message.
  */
-static int agent_publish_to(struct agent *a, const char *topic,
-			    const char *payload, size_t len, int qos,
-			    bool retain)
+static void agent_send(const struct agent *a, const struct iotcar_mqtt_pub *p,
+		       int len)
 {
-	int ret =
-		iotcar_mqtt_publish(a->mqtt, topic, payload, len, qos, retain);
+	struct iotcar_mqtt_pub pub = *p;
+	int ret;
 
+	if (len < 0) {
+		log_error("cannot format a message to %s: %s", p->topic,
+			  strerror(-len));
+		return;
+	}
+	pub.len = (size_t)len;
+	ret = iotcar_mqtt_send(a->mqtt, &pub);
 	if (ret && ret != -ENOTCONN && ret != -ENOBUFS)
-		log_warning("publish to %s failed: %s", topic, strerror(-ret));
-	return ret;
+		log_warning("publish to %s failed: %s", p->topic,
+			    strerror(-ret));
 }
 
 static void agent_publish(struct agent *a, enum iotcar_topic_kind kind,
 			  const char *payload, int len, int qos, bool retain)
 {
-	if (len < 0) {
-		log_error("cannot format a %s message: %s",
-			  iotcar_topic_suffix(kind), strerror(-len));
-		return;
-	}
-	if (agent_publish_to(a, a->topic[kind], payload, (size_t)len, qos,
-			     retain) != -ENOBUFS)
-		return;
-	if (kind == IOTCAR_TOPIC_RESULT)
-		a->results_lost++;
-	else if (kind == IOTCAR_TOPIC_EVENT)
-		a->events_lost++;
+	struct iotcar_mqtt_pub p = {.topic = a->topic[kind],
+				    .payload = payload,
+				    .qos = qos,
+				    .retain = retain};
+
+	agent_send(a, &p, len);
 }
 
-static void agent_event(struct agent *a, const struct iotcar_event *ev)
+/* An event; @p droppable when a flood of them may lose it (bad input). */
+static void agent_event(struct agent *a, const struct iotcar_event *ev,
+			bool droppable)
 {
 	char buf[AGENT_PAYLOAD_MAX];
+	struct iotcar_mqtt_pub p = {.topic = a->topic[IOTCAR_TOPIC_EVENT],
+				    .payload = buf,
+				    .qos = 1,
+				    .droppable = droppable};
 
-	agent_publish(a, IOTCAR_TOPIC_EVENT, buf,
-		      iotcar_event_format(ev, buf, sizeof(buf)), 1, false);
+	agent_send(a, &p, iotcar_event_format(ev, buf, sizeof(buf)));
 }
 
 static void agent_state_get(const struct agent *a, struct iotcar_state *st)
@@ -258,8 +261,7 @@ static void agent_publish_telemetry(struct agent *a)
 		.commands = a->commands,
 		.rejected = a->rejected,
 		.dropped = iotcar_mqtt_dropped(a->mqtt),
-		.results_lost = a->results_lost,
-		.events_lost = a->events_lost,
+		.lost = iotcar_mqtt_lost(a->mqtt),
 	};
 	struct hal_pose pose;
 	char buf[AGENT_PAYLOAD_MAX];
@@ -328,7 +330,7 @@ static void agent_on_deadman(void *ctx)
 	}
 	log_info("failsafe: no drive command for %d ms, stopped", ttl_ms);
 	agent_apply(a);
-	agent_event(a, &ev);
+	agent_event(a, &ev, false);
 }
 
 static void agent_on_sensor(void *ctx, int fd, uint32_t events)
@@ -347,7 +349,7 @@ static void agent_on_sensor(void *ctx, int fd, uint32_t events)
 
 		log_info("obstacle at %.1f cm: forward motion blocked", cm);
 		agent_apply(a);
-		agent_event(a, &ev);
+		agent_event(a, &ev, false);
 		return;
 	}
 	agent_apply(a);
@@ -359,7 +361,10 @@ static void agent_on_sensor(void *ctx, int fd, uint32_t events)
 static void agent_on_ha_config(void *ctx, const char *topic,
 			       const char *payload, size_t len)
 {
-	agent_publish_to(ctx, topic, payload, len, 1, true);
+	struct iotcar_mqtt_pub p = {
+		.topic = topic, .payload = payload, .qos = 1, .retain = true};
+
+	agent_send(ctx, &p, (int)len);
 }
 
 static void agent_ha_announce(struct agent *a)
@@ -410,6 +415,7 @@ static void agent_finish(struct agent *a, const struct agent_cmd *cmd,
 	bool refused = err && err->code != IOTCAR_ERR_NONE;
 	const struct iotcar_mqtt_msg *msg = cmd->msg;
 	char buf[AGENT_PAYLOAD_MAX];
+	struct iotcar_mqtt_pub p = {.payload = buf, .qos = 1};
 	int len;
 
 	a->commands++;
@@ -418,16 +424,20 @@ static void agent_finish(struct agent *a, const struct agent_cmd *cmd,
 		log_debug("%s on %s refused: %s: %s", cmd->name, msg->topic,
 			  iotcar_err_name(err->code), err->message);
 	}
+	/* Behind a flood, the broker may lose results; never an e-stop's. */
+	p.droppable = strcmp(cmd->name, "estop") && !cmd->latch;
 	len = iotcar_result_format(cmd->name, &cmd->id, refused ? err : NULL,
 				   cmd->latch, buf, sizeof(buf));
-	if (cmd->id.present || refused)
-		agent_publish(a, IOTCAR_TOPIC_RESULT, buf, len, 1, false);
-	if (msg->response_topic && len >= 0 &&
-	    agent_is_usable_topic(msg->response_topic) &&
-	    iotcar_mqtt_reply(a->mqtt, msg->response_topic, buf, (size_t)len,
-			      msg->correlation,
-			      msg->correlation_len) == -ENOBUFS)
-		a->results_lost++;
+	if (cmd->id.present || refused) {
+		p.topic = a->topic[IOTCAR_TOPIC_RESULT];
+		agent_send(a, &p, len);
+	}
+	if (msg->response_topic && agent_is_usable_topic(msg->response_topic)) {
+		p.topic = msg->response_topic;
+		p.correlation = msg->correlation;
+		p.correlation_len = msg->correlation_len;
+		agent_send(a, &p, len);
+	}
 	/* Refusals the sender hears in its result are not bad input. */
 	if (refused && err->code != IOTCAR_ERR_ESTOP &&
 	    err->code != IOTCAR_ERR_BLOCKED && err->code != IOTCAR_ERR_STALE) {
@@ -438,7 +448,7 @@ static void agent_finish(struct agent *a, const struct agent_cmd *cmd,
 			.topic = msg->topic,
 			.err = err,
 		};
-		agent_event(a, &ev);
+		agent_event(a, &ev, true);
 	}
 }
 
@@ -487,7 +497,7 @@ static uint32_t agent_latch(struct agent *a, const char *reason,
 	if (safety_latch(&a->safety, n, iotcar_clock_ms())) {
 		log_info("e-stop latched (latch %u): motors off", (unsigned)n);
 		agent_apply(a);
-		agent_event(a, &ev);
+		agent_event(a, &ev, false);
 	} else {
 		agent_apply(a);
 	}
@@ -510,7 +520,7 @@ static void agent_estop(struct agent *a, struct agent_cmd *cmd, bool on,
 		return;
 	log_info("e-stop released");
 	agent_apply(a);
-	agent_event(a, &ev);
+	agent_event(a, &ev, false);
 }
 
 static void agent_speed_limit(struct agent *a, int pct)
@@ -673,8 +683,7 @@ static void agent_on_link_timer(void *ctx)
 	/* A flood's drops and losses, once per burst. */
 	iotcar_log_burst_tick(&a->drop_burst, iotcar_mqtt_dropped(a->mqtt),
 			      now);
-	iotcar_log_burst_tick(&a->lost_burst, a->results_lost + a->events_lost,
-			      now);
+	iotcar_log_burst_tick(&a->lost_burst, iotcar_mqtt_lost(a->mqtt), now);
 }
 
 static void agent_report_loss(struct agent *a, int64_t now);
@@ -809,11 +818,11 @@ static void agent_report_loss(struct agent *a, int64_t now)
 
 	if (a->loss_pending) {
 		a->loss_pending = false;
-		agent_event(a, &ev);
+		agent_event(a, &ev, false);
 	}
 	if (a->link_failsafe) {
 		a->link_failsafe = false;
-		agent_event(a, &fs);
+		agent_event(a, &fs, false);
 	}
 }
 
@@ -1008,8 +1017,8 @@ struct agent *agent_new(struct iotcar_loop *loop,
 	a->next_latch = 1 + arc4random_uniform(1u << 30);
 	a->drop_burst.what = "drive commands dropped: the car fell behind a "
 			     "flood of them (telemetry: dropped)";
-	a->lost_burst.what = "results and events lost: the outgoing queue is "
-			     "full (telemetry: results_lost, events_lost)";
+	a->lost_burst.what = "results lost: the outgoing queue is full "
+			     "(telemetry: lost)";
 	iotcar_strlcpy(a->client_id, mqtt_opts->client_id,
 		       sizeof(a->client_id));
 	if (agent_build_topics(a)) {

@@ -716,38 +716,37 @@ static void mqtt_flush_window(struct iotcar_mqtt *m)
 	}
 }
 
-static int mqtt_send(struct iotcar_mqtt *m, const char *topic,
-		     const void *payload, size_t len, int qos, bool retain,
-		     const void *correlation, size_t correlation_len)
+int iotcar_mqtt_send(struct iotcar_mqtt *m, const struct iotcar_mqtt_pub *p)
 {
 	struct mqtt_out *o;
+	int ret;
 
 	if (!m->connected)
 		return -ENOTCONN;
-	if (len > IOTCAR_MQTT_PAYLOAD_MAX || qos < 0 || qos > 2)
+	if (p->len > IOTCAR_MQTT_PAYLOAD_MAX || p->qos < 0 || p->qos > 2)
 		return -EINVAL;
-	if (qos == 0 || mqtt_window_enter(&m->window) == 0)
-		return mqtt_submit(m, topic, payload, len, qos, retain,
-				   correlation, correlation_len, NULL);
-	o = mqtt_out_new(topic, payload, len, qos, retain, correlation,
-			 correlation_len);
-	return o ? mqtt_window_hold(&m->window, o) : -ENOMEM;
+	if (p->qos > 0 && mqtt_window_enter(&m->window) != 0) {
+		o = mqtt_out_new(p);
+		return o ? mqtt_window_hold(&m->window, o) : -ENOMEM;
+	}
+	ret = mqtt_submit(m, p->topic, p->payload, p->len, p->qos, p->retain,
+			  p->correlation_len ? p->correlation : NULL,
+			  p->correlation_len, NULL);
+	if (ret == -ENOBUFS)
+		m->window.lost++;
+	return ret;
 }
 
 int iotcar_mqtt_publish(struct iotcar_mqtt *m, const char *topic,
 			const void *payload, size_t len, int qos, bool retain)
 {
-	return mqtt_send(m, topic, payload, len, qos, retain, NULL, 0);
-}
+	struct iotcar_mqtt_pub p = {.topic = topic,
+				    .payload = payload,
+				    .len = len,
+				    .qos = qos,
+				    .retain = retain};
 
-int iotcar_mqtt_reply(struct iotcar_mqtt *m, const char *topic,
-		      const void *payload, size_t len, const void *correlation,
-		      size_t correlation_len)
-{
-	if (!correlation_len)
-		correlation = NULL;
-	return mqtt_send(m, topic, payload, len, 1, false, correlation,
-			 correlation_len);
+	return iotcar_mqtt_send(m, &p);
 }
 
 int iotcar_mqtt_request(struct iotcar_mqtt *m, const char *topic,
@@ -786,6 +785,11 @@ void iotcar_mqtt_reconnect(struct iotcar_mqtt *m, const char *reason)
 uint64_t iotcar_mqtt_dropped(struct iotcar_mqtt *m)
 {
 	return mqtt_inbox_dropped(&m->inbox);
+}
+
+uint64_t iotcar_mqtt_lost(struct iotcar_mqtt *m)
+{
+	return m->window.lost;
 }
 
 int iotcar_mqtt_stop(struct iotcar_mqtt *m, int timeout_ms)

@@ -16,6 +16,7 @@
 #define IOTCAR_MQTT_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -138,6 +139,7 @@ struct mqtt_out {
 	struct mqtt_out *next;
 	int qos;
 	bool retain;
+	bool droppable;
 	size_t len;
 	size_t correlation_len;
 	/* Payload, correlation data, then the topic's NUL-terminated text. */
@@ -166,6 +168,9 @@ struct mqtt_window {
 	struct mqtt_out *head;
 	struct mqtt_out *tail;
 	size_t count;
+	/* Publishes refused or dropped for want of room (here or by Paho):
+	 * read by any thread. */
+	atomic_uint_fast64_t lost;
 };
 
 /**
@@ -190,15 +195,14 @@ void mqtt_window_reset(struct mqtt_window *w, int receive_max);
  */
 int mqtt_window_enter(struct mqtt_window *w);
 
-/** @brief A copy of a publish to hold back, or NULL. */
-struct mqtt_out *mqtt_out_new(const char *topic, const void *payload,
-			      size_t len, int qos, bool retain,
-			      const void *correlation, size_t correlation_len);
+/** @brief A copy of publish @p p to hold back, or NULL. */
+struct mqtt_out *mqtt_out_new(const struct iotcar_mqtt_pub *p);
 
 /**
- * @brief Hold @p o (ownership passes) until a slot is free.
- * @return 0, or -ENOBUFS when IOTCAR_MQTT_OUT_MAX already wait (@p o is
- * freed).
+ * @brief Hold @p o (ownership passes) until a slot is free. When
+ * IOTCAR_MQTT_OUT_MAX already wait, the oldest droppable one goes to make
+ * room for it (@p o too may be that one). Either loss is counted.
+ * @return 0, or -ENOBUFS when @p o was the one to go (it is freed).
  */
 int mqtt_window_hold(struct mqtt_window *w, struct mqtt_out *o);
 

@@ -120,39 +120,62 @@ int mqtt_window_enter(struct mqtt_window *w)
 	return ret;
 }
 
-struct mqtt_out *mqtt_out_new(const char *topic, const void *payload,
-			      size_t len, int qos, bool retain,
-			      const void *correlation, size_t correlation_len)
+struct mqtt_out *mqtt_out_new(const struct iotcar_mqtt_pub *p)
 {
-	size_t tlen = strlen(topic);
-	struct mqtt_out *o =
-		malloc(sizeof(*o) + len + correlation_len + tlen + 1);
+	size_t tlen = strlen(p->topic);
+	size_t clen = p->correlation ? p->correlation_len : 0;
+	struct mqtt_out *o = malloc(sizeof(*o) + p->len + clen + tlen + 1);
 
 	if (!o)
 		return NULL;
 	o->next = NULL;
-	o->qos = qos;
-	o->retain = retain;
-	o->len = len;
-	o->correlation_len = correlation_len;
+	o->qos = p->qos;
+	o->retain = p->retain;
+	o->droppable = p->droppable;
+	o->len = p->len;
+	o->correlation_len = clen;
 	o->payload = o->data;
-	o->correlation = correlation ? o->data + len : NULL;
-	o->topic = o->data + len + correlation_len;
-	if (len)
-		memcpy(o->payload, payload, len);
-	if (correlation_len)
-		memcpy(o->correlation, correlation, correlation_len);
-	memcpy(o->topic, topic, tlen + 1);
+	o->correlation = clen ? o->data + p->len : NULL;
+	o->topic = o->data + p->len + clen;
+	if (p->len)
+		memcpy(o->payload, p->payload, p->len);
+	if (clen)
+		memcpy(o->correlation, p->correlation, clen);
+	memcpy(o->topic, p->topic, tlen + 1);
 	return o;
+}
+
+/* Full: drop the oldest droppable publish held back. Under the lock. */
+static bool window_drop_one(struct mqtt_window *w)
+{
+	struct mqtt_out **pp = &w->head;
+	struct mqtt_out *prev = NULL;
+
+	while (*pp && !(*pp)->droppable) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return false;
+	if (w->tail == *pp)
+		w->tail = prev;
+	prev = *pp;
+	*pp = prev->next;
+	free(prev);
+	w->count--;
+	return true;
 }
 
 int mqtt_window_hold(struct mqtt_window *w, struct mqtt_out *o)
 {
 	pthread_mutex_lock(&w->lock);
 	if (w->count >= IOTCAR_MQTT_OUT_MAX) {
-		pthread_mutex_unlock(&w->lock);
-		free(o);
-		return -ENOBUFS;
+		w->lost++;
+		if (o->droppable || !window_drop_one(w)) {
+			pthread_mutex_unlock(&w->lock);
+			free(o);
+			return -ENOBUFS;
+		}
 	}
 	o->next = NULL;
 	if (w->tail)

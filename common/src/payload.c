@@ -800,8 +800,7 @@ int iotcar_telemetry_format(const struct iotcar_telemetry *t, char *buf,
 	cJSON_AddNumberToObject(o, "commands", (double)t->commands);
 	cJSON_AddNumberToObject(o, "rejected", (double)t->rejected);
 	cJSON_AddNumberToObject(o, "dropped", (double)t->dropped);
-	cJSON_AddNumberToObject(o, "results_lost", (double)t->results_lost);
-	cJSON_AddNumberToObject(o, "events_lost", (double)t->events_lost);
+	cJSON_AddNumberToObject(o, "lost", (double)t->lost);
 	return payload_print(o, buf, size);
 }
 

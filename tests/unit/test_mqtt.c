@@ -136,6 +136,17 @@ static void window_needed_before_paho_1_3_14(void)
 	CHECK(mqtt_window_is_needed("one.three"));
 }
 
+static int window_hold(struct mqtt_window *w, const char *topic, bool droppable)
+{
+	struct iotcar_mqtt_pub p = {.topic = topic,
+				    .payload = "x",
+				    .len = 1,
+				    .qos = 1,
+				    .droppable = droppable};
+
+	return mqtt_window_hold(w, mqtt_out_new(&p));
+}
+
 static void window_holds_back_past_receive_maximum(void)
 {
 	struct mqtt_window w;
@@ -146,9 +157,7 @@ static void window_holds_back_past_receive_maximum(void)
 	CHECK_INT(mqtt_window_enter(&w), 0);
 	CHECK_INT(mqtt_window_enter(&w), 0);
 	CHECK_INT(mqtt_window_enter(&w), -EAGAIN);
-	CHECK_INT(mqtt_window_hold(
-			  &w, mqtt_out_new("t/a", "x", 1, 1, false, NULL, 0)),
-		  0);
+	CHECK_INT(window_hold(&w, "t/a", false), 0);
 	/* Full: nothing may go yet, and a newcomer waits behind it. */
 	CHECK(mqtt_window_next(&w) == NULL);
 	CHECK(mqtt_window_leave(&w));
@@ -157,6 +166,47 @@ static void window_holds_back_past_receive_maximum(void)
 	CHECK(o != NULL && !strcmp(o->topic, "t/a") && o->len == 1);
 	free(o);
 	CHECK(!mqtt_window_leave(&w));
+	mqtt_window_cleanup(&w);
+}
+
+/* Full: the oldest droppable publish makes room; a kept one never goes. */
+static void window_full_drops_the_oldest_droppable(void)
+{
+	struct mqtt_window w;
+	struct mqtt_out *o;
+	char topic[32];
+
+	CHECK_INT(mqtt_window_init(&w, true), 0);
+	mqtt_window_reset(&w, 1);
+	CHECK_INT(mqtt_window_enter(&w), 0);
+	CHECK_INT(window_hold(&w, "kept/0", false), 0);
+	for (int i = 1; i < IOTCAR_MQTT_OUT_MAX; i++) {
+		snprintf(topic, sizeof(topic), "result/%d", i);
+		CHECK_INT(window_hold(&w, topic, true), 0);
+	}
+	CHECK_INT(w.lost, 0);
+	/* A droppable newcomer is the one to go; a kept one takes room. */
+	CHECK_INT(window_hold(&w, "result/late", true), -ENOBUFS);
+	CHECK_INT(window_hold(&w, "kept/1", false), 0);
+	CHECK_INT(w.lost, 2);
+	CHECK_INT(w.count, IOTCAR_MQTT_OUT_MAX);
+	/* Order kept: kept/0, result/2.., kept/1 (result/1 went). */
+	CHECK(mqtt_window_leave(&w));
+	o = mqtt_window_next(&w);
+	CHECK(o && !strcmp(o->topic, "kept/0"));
+	free(o);
+	CHECK(mqtt_window_leave(&w));
+	o = mqtt_window_next(&w);
+	CHECK(o && !strcmp(o->topic, "result/2"));
+	free(o);
+	mqtt_window_cleanup(&w);
+
+	/* Nothing droppable: the newcomer is refused. */
+	CHECK_INT(mqtt_window_init(&w, true), 0);
+	for (int i = 0; i < IOTCAR_MQTT_OUT_MAX; i++)
+		CHECK_INT(window_hold(&w, "kept", false), 0);
+	CHECK_INT(window_hold(&w, "kept/late", false), -ENOBUFS);
+	CHECK_INT(w.lost, 1);
 	mqtt_window_cleanup(&w);
 }
 
@@ -222,6 +272,8 @@ static const struct test_case cases[] = {
 	{"window_needed_before_paho_1_3_14", window_needed_before_paho_1_3_14},
 	{"window_holds_back_past_receive_maximum",
 	 window_holds_back_past_receive_maximum},
+	{"window_full_drops_the_oldest_droppable",
+	 window_full_drops_the_oldest_droppable},
 	{"window_passes_everything_when_paho_keeps_it",
 	 window_passes_everything_when_paho_keeps_it},
 	{"window_wait_idle_times_out_with_one_in_flight",

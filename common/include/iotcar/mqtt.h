@@ -23,7 +23,8 @@
 
 /** Payloads larger than this are delivered without content (oversize). */
 #define IOTCAR_MQTT_PAYLOAD_MAX (256 * 1024)
-/** QoS 1 publishes waiting for the broker beyond this are refused. */
+/** QoS 1 publishes held back for the broker beyond this: the oldest
+ * droppable one goes to make room, or the new one is refused. */
 #define IOTCAR_MQTT_OUT_MAX 10000
 
 struct iotcar_mqtt;
@@ -143,22 +144,35 @@ bool iotcar_mqtt_is_connected(const struct iotcar_mqtt *m);
 int iotcar_mqtt_subscribe(struct iotcar_mqtt *m,
 			  const struct iotcar_mqtt_sub *subs, size_t count);
 
-/**
- * @brief Queue a publish. Nothing is kept for later while disconnected.
- * @return 0, -ENOTCONN, -ENOBUFS (IOTCAR_MQTT_OUT_MAX QoS 1 publishes
- * already wait for the broker), -EINVAL.
- */
-int iotcar_mqtt_publish(struct iotcar_mqtt *m, const char *topic,
-			const void *payload, size_t len, int qos, bool retain);
+/** One publish, for iotcar_mqtt_send(). */
+struct iotcar_mqtt_pub {
+	const char *topic;
+	const void *payload;
+	size_t len;
+	int qos;
+	bool retain;
+	/*
+	 * May go first when the broker falls behind: QoS 1 publishes held
+	 * back past IOTCAR_MQTT_OUT_MAX make room for the others by dropping
+	 * the oldest droppable one (the car's results of drive commands; an
+	 * e-stop's event is not).
+	 */
+	bool droppable;
+	/* MQTT v5 Correlation Data of a reply, or NULL. */
+	const void *correlation;
+	size_t correlation_len;
+};
 
 /**
- * @brief Publish at QoS 1 with MQTT v5 Correlation Data: the answer to a
- * request that named @p topic as its Response Topic.
- * @return As iotcar_mqtt_publish().
+ * @brief Queue a publish. Nothing is kept for later while disconnected.
+ * @return 0, -ENOTCONN, -ENOBUFS (no room: counted in
+ * iotcar_mqtt_lost()), -EINVAL.
  */
-int iotcar_mqtt_reply(struct iotcar_mqtt *m, const char *topic,
-		      const void *payload, size_t len, const void *correlation,
-		      size_t correlation_len);
+int iotcar_mqtt_send(struct iotcar_mqtt *m, const struct iotcar_mqtt_pub *p);
+
+/** @brief iotcar_mqtt_send() of a publish that is not droppable. */
+int iotcar_mqtt_publish(struct iotcar_mqtt *m, const char *topic,
+			const void *payload, size_t len, int qos, bool retain);
 
 /**
  * @brief Publish a command at QoS 0 (like every drive command: the answer
@@ -179,6 +193,9 @@ void iotcar_mqtt_reconnect(struct iotcar_mqtt *m, const char *reason);
 
 /** @brief Messages dropped because the loop fell behind. */
 uint64_t iotcar_mqtt_dropped(struct iotcar_mqtt *m);
+
+/** @brief Publishes lost because the broker fell behind (no room). */
+uint64_t iotcar_mqtt_lost(struct iotcar_mqtt *m);
 
 /**
  * @brief Disconnect cleanly, letting queued publishes go out first; waits

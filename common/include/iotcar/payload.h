@@ -264,9 +264,9 @@ struct iotcar_telemetry {
 	uint64_t rejected;
 	/* Commands the car's inbox dropped, overloaded: never a safety one. */
 	uint64_t dropped;
-	/* Results and events the car could not publish (its queue full). */
-	uint64_t results_lost;
-	uint64_t events_lost;
+	/* Messages the car could not publish, its outgoing queue full: a
+	 * drive command's result first, never an e-stop's event. */
+	uint64_t lost;
 };
 
 /** @brief Format @p t. @return Length written, or -ENOBUFS / -ENOMEM. */
