@@ -222,34 +222,45 @@ def test_stalled_bridge(env):
 
 def test_flood_with_a_slow_loop_keeps_the_estop(env):
     # Every change of the motors takes 20 ms (a slow driver board), so the
-    # car's loop falls far behind 3 x 20,000 commands.
+    # car's loop falls far behind a flood of drive commands.
     b = env.broker()
     a = env.agent(b, args=["--sim-latency-us", "20000"])
-    c = env.car_client(b)
+    # Not the flood of results: a reader that slow loses messages in the
+    # broker, whatever the car does.
+    c = env.client(b.port)
+    for kind in ("event", "state", "telemetry"):
+        c.subscribe(f"{CAR}/{kind}")
 
-    half = threading.Event()
+    stop = threading.Event()
 
     def flood(p, k):
-        for i in range(20000):
+        for i in range(100000):
+            if stop.is_set():
+                return
             p.c.publish(f"{CAR}/set/drive", f"drive {20 + (i + k) % 60} 0",
                         qos=0)
-            if i == 10000:
-                half.set()
 
     pubs = [env.client(b.port) for _ in range(3)]
     threads = [threading.Thread(target=flood, args=(p, k))
                for k, p in enumerate(pubs)]
     for th in threads:
         th.start()
-    # In the middle of the flood, with the car far behind it.
-    check(half.wait(60), "the flood got under way")
-    wait_until(lambda: a.outputs() not in (None, (0, 0)), "the car driving")
-    m = c.mark()
-    c.publish(f"{CAR}/set/estop", "ON", qos=1)
-    for th in threads:
-        th.join(timeout=120)
-    ev = c.wait_for(f"{CAR}/event", event_is("estop", estop="ON"),
-                    since=m, timeout=60)
+    # In the middle of the flood, with the car so far behind it that its
+    # inbox is dropping commands.
+    try:
+        wait_until(lambda: a.outputs() not in (None, (0, 0)),
+                   "the car driving")
+        m = c.mark()
+        c.wait_for(f"{CAR}/telemetry", lambda t: t.json()["dropped"] > 0,
+                   since=m, timeout=60, what="the flood overflowing the car")
+        m = c.mark()
+        c.publish(f"{CAR}/set/estop", "ON", qos=1)
+        ev = c.wait_for(f"{CAR}/event", event_is("estop", estop="ON"),
+                        since=m, timeout=60)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(timeout=120)
     a.wait_outputs(0, 0, "the e-stop to stop the car")
     check(not a.moved_after(ev.time), "moved after the e-stop")
     # The flood drains; the car republishes its state at least every 5 s,
@@ -261,12 +272,10 @@ def test_flood_with_a_slow_loop_keeps_the_estop(env):
     states = [x.json() for x in c.received(f"{CAR}/state", since=after)]
     check(all(s["estop"] == "ON" for s in states),
           f"released: {[s for s in states if s['estop'] != 'ON'][:1]}")
-    c.wait_for(f"{CAR}/telemetry", lambda t: t.json()["dropped"] > 0,
-               since=after, timeout=30, what="drops counted in telemetry")
     # Thousands dropped and lost, a few lines said so.
     log = a.log()
     check(log.count("drive commands dropped") <= 4 and
-          log.count("results and events lost") <= 4 and
+          log.count("results lost") <= 4 and
           "publish to" not in log,
           "drops and losses are logged once a burst, not once a message")
 
