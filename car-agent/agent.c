@@ -494,12 +494,12 @@ static uint32_t agent_latch(struct agent *a, const char *reason,
 				  .reason = reason,
 				  .message = message};
 
-	if (safety_latch(&a->safety, n, iotcar_clock_ms())) {
+	unsigned changed = safety_latch(&a->safety, n, iotcar_clock_ms());
+
+	agent_apply(a);
+	if (changed) {
 		log_info("e-stop latched (latch %u): motors off", (unsigned)n);
-		agent_apply(a);
 		agent_event(a, &ev, false);
-	} else {
-		agent_apply(a);
 	}
 	return n;
 }
@@ -705,15 +705,14 @@ static void agent_link_up(struct agent *a, int64_t now)
 static void agent_on_echo(struct agent *a, const struct iotcar_mqtt_msg *msg)
 {
 	enum link_state was = a->link.state;
-	int64_t now = iotcar_clock_ms();
 	long n;
 
 	if (!msg->payload ||
 	    iotcar_parse_long(msg->payload, 1, IOTCAR_SERIAL_MAX, &n) ||
-	    !link_echo(&a->link, (uint32_t)n, now))
+	    !link_echo(&a->link, (uint32_t)n))
 		return;
 	if (was == LINK_SYNCING && a->link.state == LINK_UP)
-		agent_link_up(a, now);
+		agent_link_up(a, iotcar_clock_ms());
 }
 
 /* ==== Messages ==== */

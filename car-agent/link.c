@@ -21,16 +21,11 @@ int link_ping_ms(const struct link *l)
 	return l->cfg.timeout_ms / 4 > 1 ? l->cfg.timeout_ms / 4 : 1;
 }
 
-static void link_sync(struct link *l, int64_t now_ms)
+void link_connected(struct link *l, int64_t now_ms)
 {
 	l->state = LINK_SYNCING;
 	l->sync_from_ms = now_ms;
 	l->heard_ms = now_ms;
-}
-
-void link_connected(struct link *l, int64_t now_ms)
-{
-	link_sync(l, now_ms);
 }
 
 void link_down(struct link *l, int64_t now_ms)
@@ -66,20 +61,24 @@ static bool link_sent(const struct link *l, uint32_t n, int64_t *sent_ms)
 	return false;
 }
 
+bool link_is_silent(const struct link *l, int64_t now_ms)
+{
+	return l->state != LINK_DOWN &&
+	       now_ms - l->heard_ms > l->cfg.timeout_ms;
+}
+
 bool link_heard(struct link *l, int64_t now_ms)
 {
-	bool stalled = l->state != LINK_DOWN &&
-		       now_ms - l->heard_ms > l->cfg.timeout_ms;
+	bool stalled = link_is_silent(l, now_ms);
 
 	l->heard_ms = now_ms;
 	return stalled;
 }
 
-bool link_echo(struct link *l, uint32_t n, int64_t now_ms)
+bool link_echo(struct link *l, uint32_t n)
 {
 	int64_t sent;
 
-	(void)now_ms;
 	if (!link_sent(l, n, &sent))
 		return false;
 	if (l->state == LINK_SYNCING && sent >= l->sync_from_ms)
@@ -87,12 +86,6 @@ bool link_echo(struct link *l, uint32_t n, int64_t now_ms)
 	if (l->state == LINK_UP && sent > l->echo_sent_ms)
 		l->echo_sent_ms = sent;
 	return true;
-}
-
-bool link_is_silent(const struct link *l, int64_t now_ms)
-{
-	return l->state != LINK_DOWN &&
-	       now_ms - l->heard_ms > l->cfg.timeout_ms;
 }
 
 int link_check_fresh(const struct link *l, const struct iotcar_freshness *f,

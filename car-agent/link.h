@@ -93,8 +93,8 @@ uint32_t link_ping(struct link *l, int64_t now_ms);
  */
 bool link_heard(struct link *l, int64_t now_ms);
 
-/** @brief Ping @p n came back at @p now_ms. @return True if it was ours. */
-bool link_echo(struct link *l, uint32_t n, int64_t now_ms);
+/** @brief Ping @p n came back. @return True if it was ours. */
+bool link_echo(struct link *l, uint32_t n);
 
 /** @brief True when nothing has been heard for the timeout (connected). */
 bool link_is_silent(const struct link *l, int64_t now_ms);

@@ -458,13 +458,14 @@ static void fleet_on_result(struct iotcar_fleet *f,
 	const char *id;
 	const char *status;
 	struct pending *p;
+	struct fleet_car *c;
 	long long seq;
 	char *end;
 	cJSON *o;
 
-	if (!msg->payload)
+	o = fleet_object(msg);
+	if (!o)
 		return;
-	o = cJSON_ParseWithLength(msg->payload, msg->len);
 	id = fleet_string(o, "id");
 	/* Results of other clients' commands are none of our business. */
 	if (!id || strncmp(id, f->id_prefix, strlen(f->id_prefix)))
@@ -481,8 +482,9 @@ static void fleet_on_result(struct iotcar_fleet *f,
 	fleet_unlink(f, p);
 	status = fleet_string(o, "status");
 	/* An ON confirmed names its latch: what our next release releases. */
-	if (fleet_latch(o) && fleet_find_car(f, p->car))
-		fleet_find_car(f, p->car)->estop_latch = fleet_latch(o);
+	c = fleet_find_car(f, p->car);
+	if (c && fleet_latch(o))
+		c->estop_latch = fleet_latch(o);
 	a.car = p->car;
 	a.release = p->release;
 	a.rtt_us = (iotcar_clock_ns() - p->sent_ns) / 1000;
@@ -534,8 +536,7 @@ static void fleet_on_state(struct iotcar_fleet *f, const char *car,
 		free(line);
 	}
 	cJSON_Delete(o);
-	if (f->nparked)
-		fleet_unpark(f, car);
+	fleet_unpark(f, car);
 }
 
 /*
@@ -562,8 +563,7 @@ static void fleet_on_link(struct iotcar_fleet *f, const char *car,
 		if (f->h.status)
 			f->h.status(f->ctx, car, true);
 	}
-	if (f->nparked)
-		fleet_unpark(f, car);
+	fleet_unpark(f, car);
 }
 
 static void fleet_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)

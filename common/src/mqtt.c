@@ -118,7 +118,7 @@ static int paho_message(void *context, char *topic, int topic_len,
 
 	ev = mqtt_event_new(MQTT_EV_MESSAGE, tlen + copy + rtlen + cdlen + 3);
 	if (!ev) {
-		mqtt_inbox_count_drop(&m->inbox);
+		m->inbox.dropped++;
 		goto out;
 	}
 	p = ev->data;
@@ -784,7 +784,7 @@ void iotcar_mqtt_reconnect(struct iotcar_mqtt *m, const char *reason)
 
 uint64_t iotcar_mqtt_dropped(struct iotcar_mqtt *m)
 {
-	return mqtt_inbox_dropped(&m->inbox);
+	return m->inbox.dropped;
 }
 
 uint64_t iotcar_mqtt_lost(struct iotcar_mqtt *m)

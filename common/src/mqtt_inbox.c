@@ -134,13 +134,6 @@ void mqtt_inbox_push(struct mqtt_inbox *q, struct mqtt_event *ev)
 	}
 }
 
-void mqtt_inbox_count_drop(struct mqtt_inbox *q)
-{
-	pthread_mutex_lock(&q->lock);
-	q->dropped++;
-	pthread_mutex_unlock(&q->lock);
-}
-
 struct mqtt_event *mqtt_inbox_take(struct mqtt_inbox *q)
 {
 	struct mqtt_event *ev;
@@ -168,24 +161,4 @@ void mqtt_event_free(struct mqtt_inbox *q, struct mqtt_event *ev)
 	pthread_mutex_lock(&q->lock);
 	q->overload_queued = false;
 	pthread_mutex_unlock(&q->lock);
-}
-
-uint64_t mqtt_inbox_dropped(struct mqtt_inbox *q)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&q->lock);
-	n = q->dropped;
-	pthread_mutex_unlock(&q->lock);
-	return n;
-}
-
-uint64_t mqtt_inbox_overloaded(struct mqtt_inbox *q)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&q->lock);
-	n = q->overloaded;
-	pthread_mutex_unlock(&q->lock);
-	return n;
 }

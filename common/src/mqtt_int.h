@@ -90,9 +90,10 @@ struct mqtt_inbox {
 	size_t droppable;
 	size_t droppable_bytes;
 	size_t keep_bytes;
-	/* Messages dropped since the start, and kept ones lost to overload. */
-	uint64_t dropped;
-	uint64_t overloaded;
+	/* Messages dropped since the start (no room, or no memory to copy
+	 * them), and kept ones lost to overload: read by any thread. */
+	atomic_uint_fast64_t dropped;
+	atomic_uint_fast64_t overloaded;
 	/* The one overload event: queued at most once at a time. */
 	struct mqtt_event *overload;
 	bool overload_queued;
@@ -113,9 +114,6 @@ struct mqtt_event *mqtt_event_new(enum mqtt_ev_type type, size_t extra);
  */
 void mqtt_inbox_push(struct mqtt_inbox *q, struct mqtt_event *ev);
 
-/** @brief Count a message lost before it could be queued (no memory). */
-void mqtt_inbox_count_drop(struct mqtt_inbox *q);
-
 /**
  * @brief Take every waiting event, oldest first (a NULL-terminated list
  * through next; free each with mqtt_event_free()). Loop thread.
@@ -124,10 +122,6 @@ struct mqtt_event *mqtt_inbox_take(struct mqtt_inbox *q);
 
 /** @brief Free an event taken from the inbox; the overload event is kept. */
 void mqtt_event_free(struct mqtt_inbox *q, struct mqtt_event *ev);
-
-/** @brief Messages dropped so far, and kept ones lost to overload. */
-uint64_t mqtt_inbox_dropped(struct mqtt_inbox *q);
-uint64_t mqtt_inbox_overloaded(struct mqtt_inbox *q);
 
 /* ==== mqtt_window.c ==== */
 

@@ -64,7 +64,7 @@ static void inbox_keeps_order(void)
 	CHECK_INT(got[0], 1);
 	CHECK_INT(got[1], 2);
 	CHECK_INT(got[2], 3);
-	CHECK_INT(mqtt_inbox_dropped(&q), 0);
+	CHECK_INT(q.dropped, 0);
 	mqtt_inbox_cleanup(&q);
 }
 
@@ -78,7 +78,7 @@ static void inbox_drops_oldest_droppable_never_a_kept_one(void)
 	/* A flood of drive commands with an e-stop in its middle. */
 	for (int i = 0; i < MQTT_INBOX_DROPPABLE_MAX + 100; i++)
 		mqtt_inbox_push(&q, message(i, i == 50));
-	CHECK_INT(mqtt_inbox_dropped(&q), 99);
+	CHECK_INT(q.dropped, 99);
 	n = take_all(&q, got, MQTT_INBOX_DROPPABLE_MAX + 10);
 	CHECK_INT(n, MQTT_INBOX_DROPPABLE_MAX + 1);
 	/* The e-stop survived, first now; the oldest commands went. */
@@ -88,7 +88,7 @@ static void inbox_drops_oldest_droppable_never_a_kept_one(void)
 	/* Taking empties the budget. */
 	mqtt_inbox_push(&q, message(7, false));
 	CHECK_INT(take_all(&q, got, 1), 1);
-	CHECK_INT(mqtt_inbox_dropped(&q), 99);
+	CHECK_INT(q.dropped, 99);
 	free(got);
 	mqtt_inbox_cleanup(&q);
 }
@@ -104,7 +104,7 @@ static void inbox_overload_takes_the_place_of_a_kept_message(void)
 	for (size_t i = 0; i < fit + 3; i++)
 		mqtt_inbox_push(&q, message((int)i, true));
 	mqtt_inbox_push(&q, message(99999, false));
-	CHECK_INT(mqtt_inbox_overloaded(&q), 3);
+	CHECK_INT(q.overloaded, 3);
 	n = take_all(&q, got, fit + 10);
 	/* Every kept message that fit, one marker for the three that did
 	 * not, in their place, then what came after. */
