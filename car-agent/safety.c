@@ -72,7 +72,8 @@ int safety_drive(struct safety *s, const struct iotcar_drive *d, int64_t now_ms,
 	s->throttle = d->throttle;
 	s->steer = d->steer;
 	s->ttl_ms = safety_ttl(s, d->ttl_ms);
-	s->deadline_ms = now_ms + s->ttl_ms;
+	/* now_ms is rounded down to the ms: one more so it never ends early. */
+	s->deadline_ms = now_ms + s->ttl_ms + 1;
 	s->mode = IOTCAR_MODE_DRIVING;
 	return 0;
 }

@@ -38,11 +38,11 @@ static void deadman_stops_at_ttl_not_before(void)
 	safety_init(&s, &cfg, 100);
 	CHECK_INT(drive(&s, 60, 0, 0, 1000, NULL), 0);
 	CHECK_INT(s.mode, IOTCAR_MODE_DRIVING);
-	CHECK_INT(s.deadline_ms, 1500);
-	CHECK_INT(safety_expire(&s, 1499), 0);
+	CHECK_INT(s.deadline_ms, 1501);
+	CHECK_INT(safety_expire(&s, 1500), 0);
 	outputs(&s, &l, &r);
 	CHECK_INT(l, 60);
-	CHECK_INT(safety_expire(&s, 1500), SAFETY_EV_FAILSAFE);
+	CHECK_INT(safety_expire(&s, 1501), SAFETY_EV_FAILSAFE);
 	outputs(&s, &l, &r);
 	CHECK_INT(l, 0);
 	CHECK_INT(r, 0);
@@ -61,7 +61,8 @@ static void deadman_renewed_by_each_command(void)
 		drive(&s, 30, 0, 0, t, NULL);
 	}
 	CHECK_INT(s.mode, IOTCAR_MODE_DRIVING);
-	CHECK_INT(safety_expire(&s, 2800 + 500), SAFETY_EV_FAILSAFE);
+	CHECK_INT(safety_expire(&s, 2800 + 500), 0);
+	CHECK_INT(safety_expire(&s, 2800 + 501), SAFETY_EV_FAILSAFE);
 }
 
 static void ttl_is_clamped(void)
@@ -71,7 +72,7 @@ static void ttl_is_clamped(void)
 	safety_init(&s, &cfg, 100);
 	drive(&s, 30, 0, 10, 0, NULL);
 	CHECK_INT(s.ttl_ms, SAFETY_MIN_TTL_MS);
-	CHECK_INT(s.deadline_ms, SAFETY_MIN_TTL_MS);
+	CHECK_INT(s.deadline_ms, SAFETY_MIN_TTL_MS + 1);
 	drive(&s, 30, 0, 60000, 0, NULL);
 	CHECK_INT(s.ttl_ms, 2000);
 	drive(&s, 30, 0, 700, 0, NULL);
