@@ -60,7 +60,8 @@ struct hal_sim_config {
 };
 
 struct hal_gpiod_config {
-	/* Chip name, label, number or path (gpiod_chip_open_lookup). */
+	/* Chip label, path, name or number; NULL or "": the chip whose
+	 * lines have the names given below (gpio.h). */
 	const char *chip;
 	/* Lines: an offset on the chip ("17") or a line name ("GPIO17"). */
 	const char *left_in1;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * hal_gpiod.c: the libgpiod 1.6 backend of hal.h, and the only file that
- * includes <gpiod.h> — the only file that knows pin numbers exist.
+ * hal_gpiod.c: the GPIO backend of hal.h, on gpio.h (libgpiod 1.6 or 2.x),
+ * and the only file that knows pin numbers exist.
  *
  * Motors: an L298N-style driver, two direction lines (IN1/IN2) and an
  * enable line (EN) per motor. libgpiod has no PWM, so one thread owns all
@@ -15,11 +15,10 @@
  * measurement; readings pass the median-of-3 filter and wake the loop
  * through an eventfd.
  *
- * Every output is requested low, set low before release, and released on
- * every exit path.
+ * Every output is requested low with a pull-down, set low before release,
+ * and released on every exit path. Each thread owns the lines it uses.
  */
 #include <errno.h>
-#include <gpiod.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -30,8 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gpio.h"
 #include "hal.h"
-#include "iotcar/text.h"
 #include "sensors.h"
 
 enum gpiod_role {
@@ -53,9 +52,10 @@ static const char *const role_keys[ROLE_COUNT] = {
 
 struct hal_gpiod {
 	struct hal hal;
-	struct gpiod_chip *chip;
-	struct gpiod_line *lines[ROLE_COUNT];
-	bool requested[ROLE_COUNT];
+	struct gpio_chip *chip;
+	/* The requested lines; NULL for those not (yet) requested. */
+	struct gpio_line *lines[ROLE_COUNT];
+	unsigned offsets[ROLE_COUNT];
 	bool has_sensor;
 	int pwm_hz;
 	int sensor_hz;
@@ -83,17 +83,12 @@ struct hal_gpiod {
 	struct sensors_median median;
 };
 
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
 static int64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts_ns(&ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static struct timespec ns_ts(int64_t ns)
@@ -113,8 +108,10 @@ static void gpiod_fault(struct hal_gpiod *g, int err)
 
 static void pwm_set(struct hal_gpiod *g, enum gpiod_role role, int value)
 {
-	if (gpiod_line_set_value(g->lines[role], value) < 0)
-		gpiod_fault(g, errno);
+	int ret = gpio_line_set(g->lines[role], value);
+
+	if (ret)
+		gpiod_fault(g, -ret);
 }
 
 /* IN1/IN2 for one motor: forward 1/0, backward 0/1, stopped 0/0 (coast). */
@@ -240,19 +237,19 @@ static int gpiod_set_motors(struct hal *hal, int left, int right)
 
 /* ==== Distance: the sensor thread owns trigger and echo ==== */
 
-/* Wait for an echo edge of @p type until @p deadline_ns; its time in *ts. */
-static int sensor_edge(struct hal_gpiod *g, int type, int64_t deadline_ns,
+/* Wait for an echo edge, @p rising or not, until @p deadline_ns. */
+static int sensor_edge(struct hal_gpiod *g, bool rising, int64_t deadline_ns,
 		       int64_t *ts)
 {
-	struct gpiod_line *echo = g->lines[ROLE_ECHO];
+	struct gpio_line *echo = g->lines[ROLE_ECHO];
 	struct pollfd pfd[2] = {
-		{.fd = gpiod_line_event_get_fd(echo), .events = POLLIN},
+		{.fd = gpio_line_fd(echo), .events = POLLIN},
 		{.fd = g->stop_fd, .events = POLLIN},
 	};
-	struct gpiod_line_event ev;
 
 	for (;;) {
 		int64_t left = deadline_ns - now_ns();
+		bool was_rising;
 		int n;
 
 		if (left <= 0)
@@ -264,24 +261,24 @@ static int sensor_edge(struct hal_gpiod *g, int type, int64_t deadline_ns,
 			return -ECANCELED;
 		if (n <= 0 || !pfd[0].revents)
 			continue;
-		if (gpiod_line_event_read(echo, &ev) < 0)
-			return -errno;
-		if (ev.event_type == type) {
-			*ts = ts_ns(&ev.ts);
+		n = gpio_line_read_edge(echo, &was_rising, ts);
+		if (n)
+			return n;
+		if (was_rising == rising)
 			return 0;
-		}
 	}
 }
 
 /* Throw away edges left from an earlier cycle. */
 static void sensor_drain(struct hal_gpiod *g)
 {
-	struct gpiod_line *echo = g->lines[ROLE_ECHO];
-	struct pollfd pfd = {.fd = gpiod_line_event_get_fd(echo),
-			     .events = POLLIN};
-	struct gpiod_line_event ev;
+	struct gpio_line *echo = g->lines[ROLE_ECHO];
+	struct pollfd pfd = {.fd = gpio_line_fd(echo), .events = POLLIN};
+	bool rising;
+	int64_t ts;
 
-	while (poll(&pfd, 1, 0) == 1 && gpiod_line_event_read(echo, &ev) == 0)
+	while (poll(&pfd, 1, 0) == 1 &&
+	       gpio_line_read_edge(echo, &rising, &ts) == 0)
 		;
 }
 
@@ -294,18 +291,20 @@ static int sensor_measure(struct hal_gpiod *g, double *cm)
 	int ret;
 
 	sensor_drain(g);
-	if (gpiod_line_set_value(g->lines[ROLE_TRIGGER], 1) < 0)
-		return -errno;
-	/* The HC-SR04 wants a trigger pulse of at least 10 µs. */
-	clock_nanosleep(CLOCK_MONOTONIC, 0, &pulse, NULL);
-	if (gpiod_line_set_value(g->lines[ROLE_TRIGGER], 0) < 0)
-		return -errno;
-	ret = sensor_edge(g, GPIOD_LINE_EVENT_RISING_EDGE,
-			  now_ns() + g->echo_timeout_ms * 1000000LL, &rise);
+	ret = gpio_line_set(g->lines[ROLE_TRIGGER], 1);
 	if (ret)
 		return ret;
-	ret = sensor_edge(g, GPIOD_LINE_EVENT_FALLING_EDGE,
-			  now_ns() + g->echo_timeout_ms * 1000000LL, &fall);
+	/* The HC-SR04 wants a trigger pulse of at least 10 µs. */
+	clock_nanosleep(CLOCK_MONOTONIC, 0, &pulse, NULL);
+	ret = gpio_line_set(g->lines[ROLE_TRIGGER], 0);
+	if (ret)
+		return ret;
+	ret = sensor_edge(g, true, now_ns() + g->echo_timeout_ms * 1000000LL,
+			  &rise);
+	if (ret)
+		return ret;
+	ret = sensor_edge(g, false, now_ns() + g->echo_timeout_ms * 1000000LL,
+			  &fall);
 	if (ret)
 		return ret;
 	return sensors_echo_to_cm(fall - rise, cm) ? 0 : -ERANGE;
@@ -378,12 +377,8 @@ static int gpiod_read_distance(struct hal *hal, double *cm)
 static void gpiod_all_low_and_release(struct hal_gpiod *g)
 {
 	for (int r = 0; r < ROLE_COUNT; r++) {
-		if (!g->requested[r])
-			continue;
-		if (r != ROLE_ECHO)
-			gpiod_line_set_value(g->lines[r], 0);
-		gpiod_line_release(g->lines[r]);
-		g->requested[r] = false;
+		gpio_line_release(g->lines[r]);
+		g->lines[r] = NULL;
 	}
 }
 
@@ -405,8 +400,7 @@ static void gpiod_close(struct hal *hal)
 		pthread_join(g->sensor_thread, NULL);
 	/* Both threads are gone: this thread owns every line now. */
 	gpiod_all_low_and_release(g);
-	if (g->chip)
-		gpiod_chip_close(g->chip);
+	gpio_chip_close(g->chip);
 	if (g->stop_fd >= 0)
 		close(g->stop_fd);
 	if (g->hal.event_fd >= 0)
@@ -421,105 +415,6 @@ static const struct hal_ops gpiod_ops = {
 	.read_distance = gpiod_read_distance,
 	.close = gpiod_close,
 };
-
-static int gpiod_open_chip(struct hal_gpiod *g, const char *chip, char *err,
-			   size_t errlen)
-{
-	g->chip = gpiod_chip_open_lookup(chip);
-	if (g->chip)
-		return 0;
-	if (errno == EACCES || errno == EPERM)
-		snprintf(err, errlen,
-			 "GPIO chip '%s': permission denied. Run as root, or "
-			 "add the user to the 'gpio' group (Raspberry Pi OS: "
-			 "sudo usermod -aG gpio $USER, then log in again); "
-			 "elsewhere add a udev rule: SUBSYSTEM==\"gpio\", "
-			 "KERNEL==\"gpiochip*\", GROUP=\"gpio\", "
-			 "MODE=\"0660\"",
-			 chip);
-	else
-		snprintf(err, errlen,
-			 "GPIO chip '%s' not found (%s); gpiodetect lists the "
-			 "chips of this machine",
-			 chip, strerror(errno));
-	return -ENODEV;
-}
-
-/* Find the line of @p role from its offset or name. */
-static int gpiod_find_line(struct hal_gpiod *g, enum gpiod_role role,
-			   const char *spec, char *err, size_t errlen)
-{
-	long offset;
-
-	if (iotcar_parse_long(spec, 0, 65535, &offset) == 0) {
-		g->lines[role] = gpiod_chip_get_line(g->chip, (unsigned)offset);
-		if (!g->lines[role]) {
-			snprintf(err, errlen,
-				 "%s: line %ld does not exist on %s (%u lines)",
-				 role_keys[role], offset,
-				 gpiod_chip_name(g->chip),
-				 gpiod_chip_num_lines(g->chip));
-			return -ENOENT;
-		}
-	} else {
-		g->lines[role] = gpiod_chip_find_line(g->chip, spec);
-		if (!g->lines[role]) {
-			snprintf(err, errlen,
-				 "%s: no line named '%s' on %s (gpioinfo "
-				 "lists them)",
-				 role_keys[role], spec,
-				 gpiod_chip_name(g->chip));
-			return -ENOENT;
-		}
-	}
-	for (int r = 0; r < (int)role; r++) {
-		if (g->lines[r] == g->lines[role]) {
-			snprintf(err, errlen,
-				 "%s and %s are the same line (%u)",
-				 role_keys[r], role_keys[role],
-				 gpiod_line_offset(g->lines[role]));
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-static int gpiod_request(struct hal_gpiod *g, enum gpiod_role role,
-			 const char *consumer, char *err, size_t errlen)
-{
-	struct gpiod_line *line = g->lines[role];
-	int ret;
-
-	if (role == ROLE_ECHO)
-		ret = gpiod_line_request_both_edges_events(line, consumer);
-	else
-		ret = gpiod_line_request_output(line, consumer, 0);
-	if (ret == 0) {
-		g->requested[role] = true;
-		return 0;
-	}
-	ret = -errno;
-	if (ret == -EBUSY) {
-		const char *holder;
-
-		gpiod_line_update(line);
-		holder = gpiod_line_consumer(line);
-		snprintf(err, errlen,
-			 "%s: line %u (%s) of %s is busy (EBUSY), held by "
-			 "'%s'; stop that program or choose another line "
-			 "(gpioinfo shows who holds what)",
-			 role_keys[role], gpiod_line_offset(line),
-			 gpiod_line_name(line) ? gpiod_line_name(line)
-					       : "unnamed",
-			 gpiod_chip_name(g->chip),
-			 holder ? holder : "the kernel");
-	} else {
-		snprintf(err, errlen, "%s: cannot request line %u of %s: %s",
-			 role_keys[role], gpiod_line_offset(line),
-			 gpiod_chip_name(g->chip), strerror(-ret));
-	}
-	return ret;
-}
 
 static int gpiod_start_threads(struct hal_gpiod *g, char *err, size_t errlen)
 {
@@ -555,6 +450,8 @@ static int gpiod_setup_lines(struct hal_gpiod *g,
 			     const struct hal_gpiod_config *cfg, char *err,
 			     size_t errlen)
 {
+	const char *specs[ROLE_COUNT];
+
 	if ((cfg->trigger == NULL) != (cfg->echo == NULL)) {
 		snprintf(err, errlen,
 			 "trigger and echo go together: set both "
@@ -563,22 +460,40 @@ static int gpiod_setup_lines(struct hal_gpiod *g,
 	}
 	g->has_sensor = cfg->trigger != NULL;
 	for (int r = 0; r < ROLE_COUNT; r++) {
-		const char *spec = gpiod_role_spec(cfg, (enum gpiod_role)r);
-
-		if (!spec && r < ROLE_TRIGGER) {
+		specs[r] = gpiod_role_spec(cfg, (enum gpiod_role)r);
+		if (!specs[r] && r < ROLE_TRIGGER) {
 			snprintf(err, errlen,
 				 "%s: no line configured (the "
 				 "[gpio] section of the config)",
 				 role_keys[r]);
 			return -EINVAL;
 		}
-		if (spec &&
-		    gpiod_find_line(g, (enum gpiod_role)r, spec, err, errlen))
+	}
+	g->chip = gpio_open_chip(cfg->chip, specs, ROLE_COUNT, err, errlen);
+	if (!g->chip)
+		return -ENODEV;
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		if (specs[r] && gpio_find_line(g->chip, role_keys[r], specs[r],
+					       &g->offsets[r], err, errlen))
 			return -EINVAL;
+		for (int o = 0; specs[r] && o < r; o++) {
+			if (specs[o] && g->offsets[o] == g->offsets[r]) {
+				snprintf(err, errlen,
+					 "%s and %s are the same line (%u)",
+					 role_keys[o], role_keys[r],
+					 g->offsets[r]);
+				return -EINVAL;
+			}
+		}
 	}
 	for (int r = 0; r < ROLE_COUNT; r++) {
-		if (g->lines[r] && gpiod_request(g, (enum gpiod_role)r,
-						 cfg->consumer, err, errlen))
+		if (!specs[r])
+			continue;
+		g->lines[r] = gpio_request(g->chip, role_keys[r], g->offsets[r],
+					   r == ROLE_ECHO ? GPIO_INPUT_EDGES
+							  : GPIO_OUTPUT_LOW,
+					   cfg->consumer, err, errlen);
+		if (!g->lines[r])
 			return -EIO;
 	}
 	return 0;
@@ -611,12 +526,7 @@ struct hal *hal_gpiod_open(const struct hal_gpiod_config *cfg, char *err,
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	if (!cfg->chip) {
-		snprintf(err, errlen, "no GPIO chip configured (--chip)");
-		goto fail;
-	}
-	if (gpiod_open_chip(g, cfg->chip, err, errlen) ||
-	    gpiod_setup_lines(g, cfg, err, errlen))
+	if (gpiod_setup_lines(g, cfg, err, errlen))
 		goto fail;
 	if (g->has_sensor) {
 		g->hal.event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -31,7 +31,7 @@ static const struct iotcar_option agent_options[] = {
 	 .def = "auto",
 	 .choices = "auto|sim|gpiod",
 	 .help = "hardware: the simulated car, or libgpiod; auto picks gpiod "
-		 "when a chip is configured"},
+		 "when the [gpio] section names a chip or a line"},
 	{.key = "ttl_ms",
 	 .section = "limits",
 	 .type = IOTCAR_OPT_INT,
@@ -185,7 +185,9 @@ static const struct iotcar_option agent_options[] = {
 	 .type = IOTCAR_OPT_STRING,
 	 .offset = AS(chip),
 	 .arg = "CHIP",
-	 .help = "GPIO chip: name, label, number or path (gpiodetect)"},
+	 .help = "GPIO chip: label (Pi 5: pinctrl-rp1, Pi 4: "
+		 "pinctrl-bcm2711), path or name (gpiodetect); unset: the chip "
+		 "whose lines have the names below"},
 	{.key = "left_in1",
 	 .section = "gpio",
 	 .type = IOTCAR_OPT_STRING,
@@ -311,7 +313,7 @@ const char *settings_hal(const struct agent_settings *s)
 {
 	if (strcmp(s->hal, "auto") != 0)
 		return s->hal;
-	return s->chip ? "gpiod" : "sim";
+	return s->chip || s->left_in1 ? "gpiod" : "sim";
 }
 
 static int settings_check(const struct agent_settings *s, char *err,
@@ -330,10 +332,10 @@ static int settings_check(const struct agent_settings *s, char *err,
 			 s->max_command_age_ms, s->link_timeout_ms);
 		return -EINVAL;
 	}
-	if (!strcmp(settings_hal(s), "gpiod") && !s->chip) {
+	if (!strcmp(settings_hal(s), "gpiod") && !s->left_in1) {
 		snprintf(err, errlen,
-			 "--hal gpiod needs --chip (and the lines "
-			 "of the [gpio] section)");
+			 "--hal gpiod needs the lines of the [gpio] section "
+			 "(left_in1 ...)");
 		return -EINVAL;
 	}
 	return 0;

@@ -518,8 +518,10 @@ def test_bad_usage_exits_2(env):
 
 
 def test_runtime_failure_exits_1(env):
+    lines = [a for k in ("left-in1", "left-in2", "left-en", "right-in1",
+                         "right-in2", "right-en") for a in (f"--{k}", k)]
     out = subprocess.run([env.agent_bin, "--hal", "gpiod", "--chip",
-                          "nosuchchip", "--left-in1", "1"],
+                          "nosuchchip", *lines],
                          capture_output=True, text=True, timeout=DEADLINE_S)
     check(out.returncode == 1, f"exit {out.returncode}: {out.stderr}")
     check("nosuchchip" in out.stderr and "gpiodetect" in out.stderr,

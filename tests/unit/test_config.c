@@ -131,7 +131,7 @@ static void config_usage_errors(void)
 		  -EINVAL);
 	CHECK(strstr(err, "--max-ttl-ms") != NULL);
 	CHECK_INT(load(&s, err, sizeof(err), "--hal", "gpiod", NULL), -EINVAL);
-	CHECK(strstr(err, "--chip") != NULL);
+	CHECK(strstr(err, "[gpio]") != NULL);
 	settings_cleanup(&s);
 }
 
@@ -160,7 +160,6 @@ static void config_file_and_precedence(void)
 					  "[sim]\n"
 					  "sim_trace = \"/tmp/with space\"\n"
 					  "[gpio]\n"
-					  "chip = gpiochip0\n"
 					  "left_in1 = GPIO17\n");
 
 	CHECK_INT(load(&s, err, sizeof(err), "--config", path, NULL), 0);
@@ -169,7 +168,7 @@ static void config_file_and_precedence(void)
 	CHECK_STR(s.common.broker, "tcp://10.0.0.2:1884");
 	CHECK_STR(s.sim_trace, "/tmp/with space");
 	CHECK_STR(s.left_in1, "GPIO17");
-	/* A configured chip makes auto mean gpiod. */
+	/* A configured line makes auto mean gpiod. */
 	CHECK_STR(settings_hal(&s), "gpiod");
 	/* The command line wins over the file, wherever it stands. */
 	CHECK_INT(load(&s, err, sizeof(err), "--id", "car4", "--config", path,

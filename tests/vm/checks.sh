@@ -263,9 +263,8 @@ check_stops() {
 	for k in $OUTPUTS trigger echo; do
 		[ "$(value $k)" = 1 ] ||
 			fail "SIGTERM: $k is still requested (reads $(value $k) under pull-up)"
-		gpioinfo $CHIP | grep -E "line +$(offset $k):" | grep -q unused ||
-			fail "SIGTERM: $k is not released: $(gpioinfo $CHIP |
-				grep -E "line +$(offset $k):")"
+		[ -z "$(holder $k)" ] ||
+			fail "SIGTERM: $k is not released: held by '$(holder $k)'"
 	done
 	say "stops: SIGTERM set every output low, then released every line"
 }
@@ -296,13 +295,29 @@ err_says() {
 	done
 }
 
+# released WHAT: no line of the car is held by anybody.
+released() {
+	for _k in $OUTPUTS trigger echo; do
+		[ -z "$(holder $_k)" ] ||
+			fail "$1: $_k is held by '$(holder $_k)'"
+	done
+}
+# hold_line OFFSET: gpioset holds the line low until killed (its own
+# syntax in libgpiod 1.6 and 2.x); run it in the background.
+hold_line() {
+	case $(gpioset --version | head -n 1) in
+	*" v1."*) exec gpioset --mode=signal $CHIP $1=0 ;;
+	*) exec gpioset --chip $CHIP $1=0 ;;
+	esac
+}
+gpioset_holds() { [ "$(holder right_en)" = gpioset ]; }
+
 check_errors() {
 	# A line held by another program.
 	en=$(offset right_en)
-	gpioset --mode=signal $CHIP $en=0 &
+	hold_line $en &
 	holder=$!
-	wait_until 5000 sh -c "gpioinfo $CHIP | grep -E 'line +$en:' |
-		grep -q gpioset" || fail "gpioset did not take line $en"
+	wait_until 5000 gpioset_holds || fail "gpioset did not take line $en"
 	echo >/sys/kernel/tracing/trace
 	echo 1 >/sys/kernel/tracing/events/gpio/gpio_value/enable
 	agent_fails "busy line"
@@ -311,7 +326,7 @@ check_errors() {
 	# The lines it took before are released, and none went high.
 	for k in $OUTPUTS trigger echo; do
 		[ $k = right_en ] && continue
-		gpioinfo $CHIP | grep -E "line +$(offset $k):" | grep -q unused ||
+		[ -z "$(holder $k)" ] ||
 			fail "busy line: $k was not released"
 	done
 	! grep -q -E ': gpio_value: [0-9]+ set 1' /sys/kernel/tracing/trace ||
@@ -325,12 +340,45 @@ check_errors() {
 
 	agent_fails "missing chip" --chip gpiochip9
 	err_says "GPIO chip 'gpiochip9' not found" gpiodetect
+	agent_fails "unknown label" --chip pinctrl-bcm2711
+	err_says "GPIO chip 'pinctrl-bcm2711' not found" gpiodetect
 	agent_fails "unknown line name" --left-in1 GPIO99
+	err_says "a GPIO chip with lines GPIO99, GPIO27" "not found" gpioinfo
+	agent_fails "unknown line name on the chip" --chip pinctrl-rp1 \
+		--left-in1 GPIO99
 	err_says left_in1 "no line named 'GPIO99'" gpioinfo
-	agent_fails "line out of range" --left-in1 40
+	agent_fails "line out of range" --chip pinctrl-rp1 --left-in1 40
 	err_says left_in1 "line 40 does not exist" "28 lines"
-	for k in $OUTPUTS trigger echo; do
-		gpioinfo $CHIP | grep -E "line +$(offset $k):" | grep -q unused ||
-			fail "after the errors: $k is not released"
+	released "after the errors"
+}
+
+# ==== Finding the chip: never by its number ====
+
+check_chips() {
+	# The README's example names no chip: the lines' names find it,
+	# though it is not gpiochip0.
+	[ $CHIP != gpiochip0 ] || fail "the header's chip is gpiochip0"
+	grep -q '^chip *=' $CONF && fail "the README's example names a chip"
+	for spec in "" pinctrl-rp1 /dev/$CHIP $CHIP ${CHIP#gpiochip}; do
+		agent ${spec:+--chip $spec}
+		drive f "forward 100 10000"
+		expect_lines "chip '$spec'" "left_in1=1 left_en=1 right_in1=1"
+		[ "$(holder left_in1)" = iotcar ] ||
+			fail "chip '$spec': left_in1 held by '$(holder left_in1)'"
+		agent_stop
+		released "chip '$spec'"
+		say "chips: --chip '$spec' drives $CHIP"
 	done
+	# Offsets alone do not say which chip.
+	agent_fails "offsets, no chip" --left-in1 17 --left-in2 27 \
+		--left-en 12 --right-in1 23 --right-in2 24 --right-en 13 \
+		--trigger 5 --echo 6
+	err_says "no GPIO chip configured" pinctrl-rp1
+	# Every line is pulled down while the car holds it.
+	agent
+	for k in $OUTPUTS trigger echo; do
+		[ "$(cat $SIM/sim_gpio$(offset $k)/pull)" = pull-down ] ||
+			fail "$k is not pulled down: $(cat $SIM/sim_gpio$(offset $k)/pull)"
+	done
+	say "chips: every line of the car is pulled down"
 }

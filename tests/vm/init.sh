@@ -16,6 +16,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
 ip link set lo up
 # The sanitizers' options of the build under test (initramfs.sh).
 . /etc/vmtest.env
@@ -63,28 +64,42 @@ for m in $(cat /lib/modules/load-order); do
 done
 mount -t configfs configfs /sys/kernel/config || fail "mount configfs"
 
-# ==== The car's wiring: a gpio-sim chip ====
+# ==== The car's wiring: gpio-sim chips ====
 
+# sim_chip DEV LABEL NAME...: a live gpio-sim device DEV with one chip
+# labelled LABEL whose lines are named NAME...
+sim_chip() {
+	_cfg=/sys/kernel/config/gpio-sim/$1
+	mkdir $_cfg $_cfg/bank0 || fail "gpio-sim: mkdir $1 in configfs"
+	echo $2 >$_cfg/bank0/label
+	shift 2
+	echo $# >$_cfg/bank0/num_lines
+	_i=0
+	for _n in "$@"; do
+		mkdir $_cfg/bank0/line$_i
+		echo $_n >$_cfg/bank0/line$_i/name
+		_i=$((_i + 1))
+	done
+	echo 1 >$_cfg/live || fail "gpio-sim: live"
+}
+# First a chip like a Pi 4's GPIO expander, so that the header's chip is
+# not gpiochip0: the agent must find it by its label or its lines' names.
+sim_chip expander raspberrypi-exp-gpio BT_ON WL_ON PWR_LED_OFF \
+	GLOBAL_RESET VDD_SD_IO_SEL CAM_GPIO SD_PWR_ON SD_OC_N
+# The header's chip, labelled like a Pi 5's: 28 lines GPIO0..GPIO27, so
+# the README's [gpio] example (/etc/iotcar/car.conf) works unchanged.
+sim_chip car pinctrl-rp1 $(i=0; while [ $i -lt 28 ]; do
+	echo GPIO$i; i=$((i + 1)); done)
 SIMCFG=/sys/kernel/config/gpio-sim/car
-mkdir $SIMCFG $SIMCFG/bank0 || fail "gpio-sim: mkdir in configfs"
-echo 28 >$SIMCFG/bank0/num_lines
-echo iotcar-sim >$SIMCFG/bank0/label
-i=0
-while [ $i -lt 28 ]; do
-	mkdir $SIMCFG/bank0/line$i
-	echo GPIO$i >$SIMCFG/bank0/line$i/name
-	i=$((i + 1))
-done
-echo 1 >$SIMCFG/live || fail "gpio-sim: live"
 CHIP=$(cat $SIMCFG/bank0/chip_name)
 SIM=/sys/devices/platform/$(cat $SIMCFG/dev_name)/$CHIP
 # The global GPIO numbers the tracepoints print: the chip's base + offset.
 for d in /sys/class/gpio/gpiochip*; do
-	[ "$(cat $d/label)" = iotcar-sim ] && BASE=$(cat $d/base)
+	[ "$(cat $d/label)" = pinctrl-rp1 ] && BASE=$(cat $d/base)
 done
-[ -n "${BASE:-}" ] || fail "no /sys/class/gpio entry labelled iotcar-sim"
+[ -n "${BASE:-}" ] || fail "no /sys/class/gpio entry labelled pinctrl-rp1"
 [ -c /dev/$CHIP ] || fail "/dev/$CHIP is missing"
-say "gpio-sim: $CHIP, 28 lines, global numbers from $BASE"
+say "gpio-sim: $CHIP (pinctrl-rp1), 28 lines, global numbers from $BASE"
 
 # ==== Lines by config key ====
 
@@ -105,6 +120,12 @@ levels() {
 }
 # pull KEY up|down: what an unrequested line reads.
 pull() { echo pull-$2 >$SIM/sim_gpio$(offset $1)/pull; }
+# holder KEY: who has requested the line (the kernel's own list in
+# debugfs, the same whatever libgpiod's tools print); empty if nobody.
+holder() {
+	sed -n "s/^ gpio-$((BASE + $(offset $1))) *([^|]*|\([^)]*\)).*/\1/p" \
+		/sys/kernel/debug/gpio | sed 's/ *$//'
+}
 
 # ==== MQTT: Mosquitto and a log of everything under iotcar/ ====
 

@@ -5,7 +5,7 @@
 #   tests/vm/initramfs.sh OUT KERNEL-DIR CAR-AGENT VMTOOL
 #
 # It holds busybox-static, the car-agent and vmtool of the build under
-# test, Debian's mosquitto, mosquitto_pub/_sub and libgpiod's tools, every
+# test, Debian's mosquitto, mosquitto_pub/_sub and libgpiod's gpioset, every
 # shared library they load (ldd) and the dynamic loader; the kernel
 # modules of KERNEL-DIR (kernel.sh); init.sh as /init with checks.sh; the
 # README's [gpio] example as /etc/iotcar/car.conf; and the sanitizer
@@ -43,7 +43,7 @@ add() {
 }
 add "$3"
 add "$4"
-for b in mosquitto mosquitto_pub mosquitto_sub gpioset gpioinfo gpiodetect; do
+for b in mosquitto mosquitto_pub mosquitto_sub gpioset; do
 	add $b
 done
 
@@ -56,7 +56,7 @@ chmod 755 "$root/init"
 awk '/^## A real car/ { car = 1 } car && /^```ini$/ { ini = 1; next }
 	ini && /^```$/ { exit } ini { print }' "$src/README.md" \
 	>"$root/etc/iotcar/car.conf"
-for k in chip left_in1 left_in2 left_en right_in1 right_in2 right_en \
+for k in left_in1 left_in2 left_en right_in1 right_in2 right_en \
 	trigger echo; do
 	grep -q "^$k *= *" "$root/etc/iotcar/car.conf" ||
 		die "README.md: the [gpio] example under 'A real car' has no $k"
