@@ -62,12 +62,15 @@ struct entity {
 	const char *category;
 };
 
+/* clang-format 14 (Debian 12) and 19 (Debian 13) lay this out apart. */
+/* clang-format off */
 #define BUTTON(obj, nm, ic, payload, q)                                        \
 	{                                                                      \
 		.kind = ENTITY_BUTTON, .object = obj, .name = nm, .icon = ic,  \
 		.commands = true, .command = IOTCAR_TOPIC_SET_DRIVE,           \
 		.press = payload, .qos = q                                     \
 	}
+/* clang-format on */
 
 static const struct entity entities[] = {
 	/* A press drives for the car's TTL (500 ms): a nudge, never runaway. */

@@ -38,6 +38,33 @@ void gpio_chip_close(struct gpio_chip *chip)
 	free(chip);
 }
 
+bool gpio_outputs_persist(const char *sys_module, char *param, size_t paramlen)
+{
+	DIR *dir = opendir(sys_module);
+	struct dirent *d;
+	bool persist = false;
+
+	while (dir && !persist && (d = readdir(dir))) {
+		FILE *f;
+		int c;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(param, paramlen,
+			 "%s/%s/parameters/persist_gpio_outputs", sys_module,
+			 d->d_name);
+		f = fopen(param, "r");
+		if (!f)
+			continue;
+		c = fgetc(f);
+		persist = c == 'Y' || c == 'y' || c == '1';
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return persist;
+}
+
 static int gpio_is_chip_entry(const struct dirent *d)
 {
 	return !strncmp(d->d_name, "gpiochip", 8);

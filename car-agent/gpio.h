@@ -59,6 +59,14 @@ struct gpio_line *gpio_request(struct gpio_chip *chip, const char *key,
 			       unsigned offset, enum gpio_mode mode,
 			       const char *consumer, char *err, size_t errlen);
 
+/**
+ * @brief Whether this kernel keeps outputs driven after their release: a
+ * module parameter persist_gpio_outputs that reads Y under @p sys_module
+ * (/sys/module: Raspberry Pi kernels, pinctrl_bcm2835 and pinctrl_rp1,
+ * unless dtparam=strict_gpiod). Its path goes in @p param.
+ */
+bool gpio_outputs_persist(const char *sys_module, char *param, size_t paramlen);
+
 /* Close the chip (gpio.c); NULL is ignored. */
 void gpio_chip_close(struct gpio_chip *chip);
 

@@ -10,14 +10,17 @@
 
 #include "agent.h"
 #include "discovery.h"
+#include "gpio.h"
 #include "hal.h"
 #include "iotcar/log.h"
 #include "iotcar/loop.h"
+#include "iotcar/service.h"
 #include "settings.h"
 
 struct main_ctx {
 	struct iotcar_loop *loop;
 	struct agent *agent;
+	struct iotcar_service *service;
 };
 
 static void main_on_signal(void *ctx, int signo)
@@ -25,6 +28,7 @@ static void main_on_signal(void *ctx, int signo)
 	struct main_ctx *m = ctx;
 
 	log_info("%s: stopping", strsignal(signo));
+	iotcar_service_stopping(m->service);
 	if (m->agent)
 		agent_stop(m->agent);
 	else
@@ -62,6 +66,47 @@ static struct hal *main_open_hal(const struct agent_settings *s, char *err,
 		};
 		return hal_sim_open(&sc, err, errlen);
 	}
+}
+
+/*
+ * --stop-motors: take every line low and release it, whatever the agent
+ * left behind — on a Raspberry Pi kernel a released output keeps its level
+ * (persist_gpio_outputs), so a killed agent would leave the motors on.
+ */
+static int main_stop_motors(const struct agent_settings *s)
+{
+	char err[512];
+	struct hal *hal;
+
+	if (strcmp(settings_hal(s), "gpiod") != 0) {
+		log_info("--stop-motors: no [gpio] lines configured: nothing "
+			 "to do");
+		return 0;
+	}
+	hal = main_open_hal(s, err, sizeof(err));
+	if (!hal) {
+		log_error("--stop-motors: %s", err);
+		return 1;
+	}
+	hal_close(hal);
+	log_info("--stop-motors: every line driven low and released");
+	return 0;
+}
+
+/* Say loudly when a released line keeps its level (Raspberry Pi OS). */
+static void main_check_persist(void)
+{
+	char param[300];
+
+	if (gpio_outputs_persist("/sys/module", param, sizeof(param)))
+		log_warning("%s is Y: this kernel keeps a GPIO output driven "
+			    "after the program that set it exits, so a "
+			    "crashed car-agent leaves the motors running until "
+			    "its service's ExecStopPost (car-agent "
+			    "--stop-motors) runs. Add dtparam=strict_gpiod to "
+			    "/boot/firmware/config.txt and reboot (README: A "
+			    "real car)",
+			    param);
 }
 
 /* ==== --ha-cleanup: remove the car's discovery configs and exit ==== */
@@ -201,16 +246,24 @@ static int main_run(const struct agent_settings *s)
 		log_error("%s", err);
 		goto out;
 	}
+	if (!strcmp(settings_hal(s), "gpiod"))
+		main_check_persist();
 	m.agent = agent_new(m.loop, s, hal, &mo);
 	explicit_bzero(password, sizeof(password));
 	if (!m.agent || agent_start(m.agent)) {
 		log_error("cannot start the agent: %s", strerror(errno));
 		goto out;
 	}
+	m.service = iotcar_service_start(m.loop);
+	if (!m.service) {
+		log_error("cannot start the watchdog: %s", strerror(errno));
+		goto out;
+	}
 	if (iotcar_loop_run(m.loop))
 		log_error("event loop failed: %s", strerror(errno));
 	ret = agent_exit_code(m.agent);
 out:
+	iotcar_service_free(m.service);
 	agent_free(m.agent);
 	hal_close(hal);
 	iotcar_loop_free(m.loop);
@@ -235,7 +288,7 @@ int main(int argc, char **argv)
 	iotcar_log_init("car-agent", level);
 	/* A reader of --sim-trace that goes away must not kill the car. */
 	signal(SIGPIPE, SIG_IGN);
-	ret = main_run(&s);
+	ret = s.stop_motors ? main_stop_motors(&s) : main_run(&s);
 	settings_cleanup(&s);
 	return ret;
 }

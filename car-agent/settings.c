@@ -252,6 +252,13 @@ static const struct iotcar_option agent_options[] = {
 	 .def = "iotcar",
 	 .arg = "NAME",
 	 .help = "consumer name gpioinfo shows on our lines"},
+	{.key = "stop_motors",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_BOOL,
+	 .offset = AS(stop_motors),
+	 .def = "false",
+	 .help = "drive every line of the [gpio] section low, release them "
+		 "and exit: the service's ExecStopPost, after any exit"},
 	{.key = "ha_discovery",
 	 .section = "ha",
 	 .type = IOTCAR_OPT_CHOICE,

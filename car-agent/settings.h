@@ -48,6 +48,7 @@ struct agent_settings {
 	char *echo;
 	int pwm_hz;
 	char *consumer;
+	bool stop_motors;
 	/* [ha] */
 	char *ha_discovery;
 	char *ha_prefix;

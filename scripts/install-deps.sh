@@ -1,11 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # install-deps.sh: the Debian packages iotcar needs, and nothing else
-# (Debian 12 or Raspberry Pi OS bookworm), then the npm packages of the web
-# dashboard (MQTT.js, broker/www) and, with --test, of the browser tests
-# (playwright-core, tests/web) and Node-RED (nodered/) from their lock
-# files. Only what is missing
-# or out of date is installed, so a second run costs nothing.
+# (Debian 12 or Raspberry Pi OS bookworm, Debian 13 trixie), then the npm
+# packages of the web dashboard (MQTT.js, broker/www) and, with --test, of
+# the browser tests (playwright-core, tests/web) and Node-RED (nodered/)
+# from their lock files. Only what is missing or out of date is installed,
+# so a second run costs nothing.
 #
 #   scripts/install-deps.sh          to build and run (the demo)
 #   scripts/install-deps.sh --test   also what the tests and checks need
@@ -13,18 +13,31 @@ set -eu
 cd "$(dirname "$0")/.."
 
 packages="gcc libc6-dev cmake ninja-build pkg-config
-	libpaho-mqtt-dev libcjson-dev libinih-dev libgpiod-dev gpiod
+	libpaho-mqtt-dev libcjson-dev libinih-dev libgpiod-dev gpiod libsystemd-dev
 	libncurses-dev
 	mosquitto mosquitto-clients openssl netcat-openbsd"
 if [ "${1:-}" = --test ]; then
-	# clang + libclang-rt-14-dev (only a Recommends of clang): libFuzzer.
+	# Names that differ by release: clang's version, and the t64 names
+	# of trixie's 64-bit time_t transition.
+	. /etc/os-release
+	case ${VERSION_CODENAME:-} in
+	bookworm) llvm=14 t64= ;;
+	trixie) llvm=19 t64=t64 ;;
+	*)
+		echo "install-deps: --test knows Debian bookworm and trixie," \
+			"not ${PRETTY_NAME:-this system}" >&2
+		exit 1
+		;;
+	esac
+	# clang + libclang-rt-N-dev (only a Recommends of clang): libFuzzer.
+	# iproute2 and procps: the fault tests' network namespaces.
 	packages="$packages python3 python3-paho-mqtt clang-format tmux
-		clang libclang-rt-14-dev"
+		clang libclang-rt-$llvm-dev iproute2 procps"
 	# The vm tests (tests/vm/): QEMU, the initramfs' busybox and cpio;
-	# make, xz and the libraries of Debian's unpacked kbuild tools to
-	# build gpio-sim.ko.
-	packages="$packages qemu-system-x86 busybox-static cpio xz-utils make
-		libelf1 libssl3 zlib1g"
+	# make, xz, zstd and the libraries of Debian's unpacked kbuild tools
+	# to build gpio-sim.ko.
+	packages="$packages qemu-system-x86 busybox-static cpio xz-utils zstd
+		make libelf1$t64 libssl3$t64 zlib1g"
 	# The browser tests: Debian's Chromium, driven by playwright-core.
 	packages="$packages chromium"
 fi

@@ -55,6 +55,25 @@ motors_still() {
 	done
 }
 
+# trace_on, trace_off: record the levels the kernel's lines are set to.
+trace_on() {
+	echo >/sys/kernel/tracing/trace
+	echo 1 >/sys/kernel/tracing/events/gpio/gpio_value/enable
+}
+trace_off() { echo 0 >/sys/kernel/tracing/events/gpio/gpio_value/enable; }
+# set_low_last WHAT KEY...: while tracing, each line was set, to 0 last.
+set_low_last() {
+	_what=$1
+	shift
+	for _k in "$@"; do
+		_g=$((BASE + $(offset $_k)))
+		_last=$(grep -E ": gpio_value: $_g set " \
+			/sys/kernel/tracing/trace | tail -n 1 | sed 's/.* set //')
+		[ "$_last" = 0 ] ||
+			fail "$_what: $_k (gpio $_g) was last set to '$_last', not 0"
+	done
+}
+
 # ==== Directions: the README's pin table ====
 
 # pin_levels "L1 L2 LEN R1 R2 REN": the same as "left_in1=L1 ...".
@@ -249,17 +268,10 @@ check_stops() {
 	# A released line reads its pull; a requested output its own level.
 	for k in $OUTPUTS trigger echo; do pull $k up; done
 	expect_lines "outputs under pull-up" "left_in2=0 right_in2=0"
-	echo >/sys/kernel/tracing/trace
-	echo 1 >/sys/kernel/tracing/events/gpio/gpio_value/enable
+	trace_on
 	agent_stop
-	echo 0 >/sys/kernel/tracing/events/gpio/gpio_value/enable
-	for k in $OUTPUTS trigger; do
-		g=$((BASE + $(offset $k)))
-		last=$(grep -E ": gpio_value: $g set " /sys/kernel/tracing/trace |
-			tail -n 1 | sed 's/.* set //')
-		[ "$last" = 0 ] ||
-			fail "SIGTERM: $k (gpio $g) was last set to '$last', not 0"
-	done
+	trace_off
+	set_low_last SIGTERM $OUTPUTS trigger
 	for k in $OUTPUTS trigger echo; do
 		[ "$(value $k)" = 1 ] ||
 			fail "SIGTERM: $k is still requested (reads $(value $k) under pull-up)"
@@ -318,10 +330,9 @@ check_errors() {
 	hold_line $en &
 	holder=$!
 	wait_until 5000 gpioset_holds || fail "gpioset did not take line $en"
-	echo >/sys/kernel/tracing/trace
-	echo 1 >/sys/kernel/tracing/events/gpio/gpio_value/enable
+	trace_on
 	agent_fails "busy line"
-	echo 0 >/sys/kernel/tracing/events/gpio/gpio_value/enable
+	trace_off
 	err_says right_en "line $en (GPIO$en)" "busy (EBUSY)" "held by 'gpioset'"
 	# The lines it took before are released, and none went high.
 	for k in $OUTPUTS trigger echo; do
@@ -381,4 +392,68 @@ check_chips() {
 			fail "$k is not pulled down: $(cat $SIM/sim_gpio$(offset $k)/pull)"
 	done
 	say "chips: every line of the car is pulled down"
+}
+
+# ==== Any exit: the unit's watchdog and ExecStopPost ====
+
+# The watchdog of the supervised runs, as WatchdogSec= in the unit.
+WATCHDOG_MS=1000
+# How long after the watchdog's kill the motor lines may still be high.
+STOP_POST_MS=1000
+
+# outputs_low: every motor line reads low now.
+outputs_low() {
+	WANT_LINES=$(pin_levels "0 0 0 0 0 0")
+	lines_are
+}
+# after_exit WHAT T0: the agent is gone since about T0 (ms). Every motor
+# line is low within WATCHDOG_MS + STOP_POST_MS of T0, --stop-motors set
+# each of them low last, and they stay low.
+after_exit() {
+	wait_until $((WATCHDOG_MS + STOP_POST_MS)) outputs_low ||
+		fail "$1: motor lines still high $((WATCHDOG_MS + STOP_POST_MS)) ms later: $(levels $OUTPUTS)"
+	_low=$(($(now_ms) - $2))
+	supervised_end
+	trace_off
+	# On a Raspberry Pi kernel a released line keeps the level it was
+	# last set to: only what --stop-motors set counts.
+	set_low_last "$1" $OUTPUTS trigger
+	motors_still "$1"
+	say "$1: motor lines low $_low ms after, stop-post at" \
+		"$(sed -n 's/^supervise: \([0-9]*\) stop-post.*/\1/p' \
+			/tmp/supervise.log) ($(tr '\n' ' ' </tmp/supervise.log))"
+}
+
+check_watchdog() {
+	supervised $WATCHDOG_MS
+	[ "$(awk '/^Uid:/ { print $2 }' /proc/$AGENT_PID/status)" = 1000 ] ||
+		fail "car-agent does not run as the user iotcar"
+	[ "$(holder left_en)" = iotcar ] || fail "left_en held by '$(holder left_en)'"
+	# Let the pings run: nothing happens while the loop turns.
+	drive w "forward 60 10000"
+	expect_lines "forward 60" "left_in1=1 right_in1=1"
+	sample $((WATCHDOG_MS * 2)) left_en
+	grep -q 'watchdog SIGKILL' /tmp/supervise.log &&
+		fail "the watchdog fired on a running agent"
+	within "$DUTY_left_en" 60 $DUTY_TOL ||
+		fail "left_en duty $DUTY_left_en% under the supervisor"
+	# Frozen mid-drive: the PWM thread freezes too, maybe mid-pulse.
+	trace_on
+	t0=$(now_ms)
+	kill -STOP $AGENT_PID
+	after_exit "SIGSTOP" $t0
+	grep -q 'watchdog SIGKILL' /tmp/supervise.log ||
+		fail "the watchdog did not kill the frozen agent"
+}
+
+check_kill() {
+	supervised $WATCHDOG_MS
+	drive k "forward 60 10000"
+	expect_lines "forward 60" "left_in1=1 right_in1=1"
+	trace_on
+	t0=$(now_ms)
+	kill -KILL $AGENT_PID
+	after_exit "SIGKILL" $t0
+	! grep -q 'watchdog SIGKILL' /tmp/supervise.log ||
+		fail "the watchdog fired, though the agent was killed at once"
 }

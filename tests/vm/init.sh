@@ -28,8 +28,8 @@ say() { echo "vmtest: $*"; }
 fail() {
 	exec >/dev/console 2>&1
 	echo "VMTEST: FAIL: $*"
-	for f in /tmp/agent.log /tmp/hcsr04.log /tmp/mqtt.log \
-		/tmp/mosquitto.log; do
+	for f in /tmp/agent.log /tmp/supervise.log /tmp/stop-post.log \
+		/tmp/hcsr04.log /tmp/mqtt.log /tmp/mosquitto.log; do
 		[ -s "$f" ] || continue
 		echo "---- $f (last 40 lines)"
 		tail -n 40 "$f"
@@ -99,6 +99,15 @@ for d in /sys/class/gpio/gpiochip*; do
 done
 [ -n "${BASE:-}" ] || fail "no /sys/class/gpio entry labelled pinctrl-rp1"
 [ -c /dev/$CHIP ] || fail "/dev/$CHIP is missing"
+# What car-agent/'s udev rule does to the chips (no udevd here): its group
+# and mode, the group's number from /etc/group.
+_rule=$(grep -v '^#' /etc/60-iotcar-gpio.rules)
+GPIO_GROUP=$(echo "$_rule" | sed -n 's/.*GROUP="\([^"]*\)".*/\1/p')
+GPIO_GID=$(awk -F: -v g="$GPIO_GROUP" '$1 == g { print $3 }' /etc/group)
+_mode=$(echo "$_rule" | sed -n 's/.*MODE="\([0-7]*\)".*/\1/p')
+[ -n "$GPIO_GID" ] && [ -n "$_mode" ] || fail "the udev rule: '$_rule'"
+chgrp "$GPIO_GID" /dev/gpiochip* && chmod "$_mode" /dev/gpiochip* ||
+	fail "applying the udev rule"
 say "gpio-sim: $CHIP (pinctrl-rp1), 28 lines, global numbers from $BASE"
 
 # ==== Lines by config key ====
@@ -164,6 +173,34 @@ agent() {
 	AGENT_PID=$!
 	wait_mqtt 20000 '^iotcar/car1/status online' ||
 		fail "car-agent did not come online"
+}
+# supervised WATCHDOG_MS [options]: car-agent as its systemd unit runs it
+# — the user iotcar in the group gpio, the watchdog, --stop-motors after
+# any exit — with vmtool playing systemd (log: /tmp/supervise.log). Waits
+# until it is online; SUP_PID is the supervisor, AGENT_PID the agent.
+supervised() {
+	mark
+	_wd=$1
+	shift
+	vmtool supervise $_wd 1000:1000:$GPIO_GID \
+		"car-agent --config $CONF --stop-motors >>/tmp/stop-post.log 2>&1" \
+		-- car-agent --config $CONF --hal gpiod \
+		--broker tcp://127.0.0.1:1883 --max-ttl-ms 10000 \
+		--log-level info "$@" >/tmp/supervise.log 2>/tmp/agent.log &
+	SUP_PID=$!
+	wait_until 5000 grep -q ' pid ' /tmp/supervise.log ||
+		fail "vmtool supervise did not start"
+	AGENT_PID=$(sed -n 's/.* pid \([0-9]*\)$/\1/p' /tmp/supervise.log)
+	wait_mqtt 20000 '^iotcar/car1/status online' ||
+		fail "car-agent did not come online under the supervisor"
+	grep -q ' ready$' /tmp/supervise.log ||
+		fail "car-agent is online but did not say READY=1"
+}
+# supervised_end: the supervisor's exit, which must be 0 (the stop-post
+# command exited 0); the agent is gone.
+supervised_end() {
+	wait $SUP_PID || fail "the stop-post command failed: $(cat /tmp/supervise.log /tmp/stop-post.log)"
+	AGENT_PID=
 }
 # agent_stop: SIGTERM, and its exit status must be 0.
 agent_stop() {

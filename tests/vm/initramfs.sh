@@ -8,7 +8,8 @@
 # test, Debian's mosquitto, mosquitto_pub/_sub and libgpiod's gpioset, every
 # shared library they load (ldd) and the dynamic loader; the kernel
 # modules of KERNEL-DIR (kernel.sh); init.sh as /init with checks.sh; the
-# README's [gpio] example as /etc/iotcar/car.conf; and the sanitizer
+# README's [gpio] example as /etc/iotcar/car.conf; the udev rule of
+# car-agent/ in /etc; and the sanitizer
 # options of the environment ($ASAN_OPTIONS ...), their suppression files
 # copied in.
 set -eu
@@ -48,6 +49,7 @@ for b in mosquitto mosquitto_pub mosquitto_sub gpioset; do
 done
 
 cp "$kdir"/*.ko "$kdir/load-order" "$root/lib/modules/"
+cp "$src/car-agent/60-iotcar-gpio.rules" "$root/etc/"
 cp "$here/init.sh" "$root/init"
 cp "$here/checks.sh" "$root/checks.sh"
 chmod 755 "$root/init"
@@ -69,8 +71,10 @@ set_tcp_nodelay true
 persistence false
 user root
 EOF
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
-printf 'root:x:0:\n' >"$root/etc/group"
+# The unit's user: iotcar, in the group gpio (init.sh applies the udev rule).
+printf 'root:x:0:0:root:/root:/bin/sh\niotcar:x:1000:1000::/tmp:/bin/sh\n' \
+	>"$root/etc/passwd"
+printf 'root:x:0:\niotcar:x:1000:\ngpio:x:997:iotcar\n' >"$root/etc/group"
 printf '127.0.0.1 localhost\n' >"$root/etc/hosts"
 printf 'passwd: files\ngroup: files\n' >"$root/etc/nsswitch.conf"
 

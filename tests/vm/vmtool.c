@@ -20,9 +20,23 @@
  *	through its gpio-sim pull file PULL ("pull-up", sleep, "pull-down");
  *	0 or a missing file answers nothing. On SIGTERM it prints
  *	"triggers=N echoes=M min_trigger_us=T" and exits 0.
+ *
+ *   vmtool supervise WATCHDOG_MS UID:GID:GROUP STOP-POST -- CMD ARG...
+ *	Play systemd's part for car-agent.service, which has Type=notify,
+ *	WatchdogSec=, WatchdogSignal=SIGKILL and ExecStopPost=: run CMD as
+ *	UID, GID and the extra GROUP with $NOTIFY_SOCKET, $WATCHDOG_USEC and
+ *	$WATCHDOG_PID set; SIGKILL it when WATCHDOG_MS pass without a
+ *	"WATCHDOG=1" (counted from its start); once it has exited, for any
+ *	reason, run the shell command STOP-POST as the same user. What
+ *	happens is printed as it happens, with CLOCK_MONOTONIC ms:
+ *	"supervise: T pid P", "supervise: T ready", "supervise: T watchdog
+ *	SIGKILL", "supervise: T exited STATUS", "supervise: T stop-post
+ *	exited STATUS". Exits 0 once STOP-POST exited 0.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -31,6 +45,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -318,12 +336,120 @@ static int hcsr04_main(int argc, char **argv)
 	return 0;
 }
 
+/* ==== supervise: systemd's watchdog and ExecStopPost ==== */
+
+#define NOTIFY_PATH "/tmp/vmtool-notify"
+
+static int64_t now_ms(void)
+{
+	return now_ns() / 1000000;
+}
+
+/* In a child: become the unit's user, or exit 127. */
+static void become(uid_t uid, gid_t gid, gid_t group)
+{
+	if (setgroups(1, &group) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+		fprintf(stderr, "vmtool: cannot become %u: %s\n", (unsigned)uid,
+			strerror(errno));
+		_exit(127);
+	}
+}
+
+static int supervise_main(int argc, char **argv)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX,
+				   .sun_path = NOTIFY_PATH};
+	unsigned uid;
+	unsigned gid;
+	unsigned group;
+	int64_t watchdog_ms;
+	int64_t deadline;
+	int status;
+	pid_t pid;
+	int fd;
+
+	if (argc < 7 || strcmp(argv[5], "--") ||
+	    sscanf(argv[3], "%u:%u:%u", &uid, &gid, &group) != 3) {
+		fprintf(stderr, "usage: vmtool supervise WATCHDOG_MS "
+				"UID:GID:GROUP STOP-POST -- CMD ARG...\n");
+		return 2;
+	}
+	watchdog_ms = strtol(argv[2], NULL, 10);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	unlink(NOTIFY_PATH);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    chmod(NOTIFY_PATH, 0666) < 0) {
+		fprintf(stderr, "vmtool: %s: %s\n", NOTIFY_PATH,
+			strerror(errno));
+		return 1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		char env[64];
+
+		setenv("NOTIFY_SOCKET", NOTIFY_PATH, 1);
+		snprintf(env, sizeof(env), "%lld",
+			 (long long)watchdog_ms * 1000);
+		setenv("WATCHDOG_USEC", env, 1);
+		snprintf(env, sizeof(env), "%d", (int)getpid());
+		setenv("WATCHDOG_PID", env, 1);
+		become(uid, gid, group);
+		execvp(argv[6], argv + 6);
+		_exit(127);
+	}
+	printf("supervise: %lld pid %d\n", (long long)now_ms(), (int)pid);
+	deadline = now_ms() + watchdog_ms;
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - now_ms();
+		char msg[256];
+		ssize_t n;
+
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			printf("supervise: %lld watchdog SIGKILL\n",
+			       (long long)now_ms());
+			deadline = INT64_MAX;
+			continue;
+		}
+		/* Wake at least every 10 ms to see the child's exit. */
+		if (poll(&pfd, 1, left < 10 ? (int)left : 10) <= 0)
+			continue;
+		n = recv(fd, msg, sizeof(msg) - 1, 0);
+		if (n <= 0)
+			continue;
+		msg[n] = '\0';
+		if (strstr(msg, "READY=1"))
+			printf("supervise: %lld ready\n", (long long)now_ms());
+		if (strstr(msg, "WATCHDOG=1") && deadline != INT64_MAX)
+			deadline = now_ms() + watchdog_ms;
+	}
+	printf("supervise: %lld exited %d\n", (long long)now_ms(), status);
+	pid = fork();
+	if (pid == 0) {
+		become(uid, gid, group);
+		execl("/bin/sh", "sh", "-c", argv[4], (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	printf("supervise: %lld stop-post exited %d\n", (long long)now_ms(),
+	       status);
+	close(fd);
+	unlink(NOTIFY_PATH);
+	return status == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "sample"))
 		return sample_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "hcsr04"))
 		return hcsr04_main(argc, argv);
-	fprintf(stderr, "usage: vmtool sample|hcsr04 ...\n");
+	if (argc > 1 && !strcmp(argv[1], "supervise"))
+		return supervise_main(argc, argv);
+	fprintf(stderr, "usage: vmtool sample|hcsr04|supervise ...\n");
 	return 2;
 }
