@@ -131,9 +131,25 @@ levels() {
 pull() { echo pull-$2 >$SIM/sim_gpio$(offset $1)/pull; }
 # holder KEY: who has requested the line (the kernel's own list in
 # debugfs, the same whatever libgpiod's tools print); empty if nobody.
+# gpiolib prints "gpio-N (NAME|consumer) ..." and "gpio-N (NAME)" for a
+# free line (6.1); gpio-sim's own list says "gpio-N (consumer) output-low,"
+# and "(<unused>)" (6.12), N the global number or, later, the offset.
 holder() {
-	sed -n "s/^ gpio-$((BASE + $(offset $1))) *([^|]*|\([^)]*\)).*/\1/p" \
-		/sys/kernel/debug/gpio | sed 's/ *$//'
+	awk -v chip="$CHIP:" -v g=$((BASE + $(offset $1))) -v o=$(offset $1) '
+	/^gpiochip/ { sec = $1 == chip; next }
+	sec && ($1 == "gpio-" g || $1 == "gpio-" o) {
+		s = $0
+		sub(/^[^(]*\(/, "", s)
+		sim = s ~ /^[^)]*\) (input|output-high|output-low),/
+		sub(/\).*/, "", s)
+		if (sim && s != "<unused>")
+			print s
+		else if (!sim && sub(/^[^|]*\|/, "", s)) {
+			sub(/ +$/, "", s)
+			print s
+		}
+		exit
+	}' /sys/kernel/debug/gpio
 }
 
 # ==== MQTT: Mosquitto and a log of everything under iotcar/ ====

@@ -74,7 +74,9 @@ cd "$work/deb"
 fetch "$pkg=$debver"
 dpkg -x "${pkg}"_*.deb "$work/image"
 boot=$work/image/boot
+# /lib/modules up to bookworm, /usr/lib/modules from trixie on.
 moddir=$work/image/lib/modules/$kver
+[ -d "$moddir" ] || moddir=$work/image/usr/lib/modules/$kver
 [ -f "$boot/vmlinuz-$kver" ] || die "no vmlinuz in $pkg"
 
 cfg() { sed -n "s/^CONFIG_$1=//p" "$boot/config-$kver"; }
@@ -142,13 +144,18 @@ esac
 
 # QEMU boots an ELF vmlinux with a PVH entry point directly: no firmware
 # and no decompression, 5 s less per boot under TCG. The bzImage is an
-# xz stream after a setup header (scripts/extract-vmlinux's search).
+# xz (bookworm) or zstd (trixie) stream after a setup header, found as
+# scripts/extract-vmlinux does: tr turns the magic into a line's start.
 img=$boot/vmlinuz-$kver
-for pos in $(tr '\3757zXZ\000\nabcde' '\nabcde=' <"$img" |
-	grep -abo '^abcde' | cut -d: -f1); do
-	tail -c "+$pos" "$img" | xz -dqc >"$work/vmlinux" 2>/dev/null || true
-	readelf -h "$work/vmlinux" >/dev/null 2>&1 && break
-done
+unpack() { # TR-FROM TR-TO START DECOMPRESS
+	for pos in $(tr "$1" "$2" <"$img" | grep -abo "^$3" | cut -d: -f1); do
+		tail -c "+$pos" "$img" | $4 >"$work/vmlinux" 2>/dev/null || true
+		readelf -h "$work/vmlinux" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+unpack '\3757zXZ\000\nabcde' '\nabcde=' abcde 'xz -dqc' ||
+	unpack '\050\265\057\375\nabc' '\nabc=' abc 'zstd -dqc' || true
 # XEN_ELFNOTE_PHYS32_ENTRY (0x12): the PVH entry QEMU looks for.
 if readelf -n "$work/vmlinux" 2>/dev/null | grep -q 'Xen.*0x00000012'; then
 	mv "$work/vmlinux" "$out/kernel"
