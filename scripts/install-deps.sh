@@ -9,14 +9,31 @@
 #
 #   scripts/install-deps.sh          to build and run (the demo)
 #   scripts/install-deps.sh --test   also what the tests and checks need
+#   scripts/install-deps.sh --arm64  the arm64 cross build (preset arm64):
+#                                    gcc-aarch64-linux-gnu, the :arm64 -dev
+#                                    packages beside the host's (multiarch),
+#                                    qemu-user for its tests
+#   scripts/install-deps.sh --test --arm64  both
 set -eu
 cd "$(dirname "$0")/.."
+test=
+arm64=
+for arg in "$@"; do
+	case $arg in
+	--test) test=1 ;;
+	--arm64) arm64=1 ;;
+	*)
+		echo "usage: $0 [--test] [--arm64]" >&2
+		exit 2
+		;;
+	esac
+done
 
 packages="gcc libc6-dev cmake ninja-build pkg-config
 	libpaho-mqtt-dev libcjson-dev libinih-dev libgpiod-dev gpiod libsystemd-dev
 	libncurses-dev
 	mosquitto mosquitto-clients openssl netcat-openbsd"
-if [ "${1:-}" = --test ]; then
+if [ -n "$test" ]; then
 	# Names that differ by release: clang's version, and the t64 names
 	# of trixie's 64-bit time_t transition.
 	. /etc/os-release
@@ -41,6 +58,14 @@ if [ "${1:-}" = --test ]; then
 	# The browser tests: Debian's Chromium, driven by playwright-core.
 	packages="$packages chromium"
 fi
+if [ -n "$arm64" ]; then
+	packages="$packages gcc-aarch64-linux-gnu qemu-user python3
+		python3-paho-mqtt"
+	for p in libc6-dev libpaho-mqtt-dev libcjson-dev libinih-dev \
+		libgpiod-dev libncurses-dev libsystemd-dev; do
+		packages="$packages $p:arm64"
+	done
+fi
 # npm (and Node.js with it), unless a Node.js with npm is already there.
 command -v npm >/dev/null || packages="$packages npm"
 
@@ -62,6 +87,10 @@ if [ -n "$missing" ]; then
 		sudo=sudo
 	fi
 	export DEBIAN_FRONTEND=noninteractive
+	if [ -n "$arm64" ] &&
+		! dpkg --print-foreign-architectures | grep -qx arm64; then
+		$sudo dpkg --add-architecture arm64
+	fi
 	$sudo apt-get update -q
 	# shellcheck disable=SC2086 # one word per package
 	$sudo apt-get install -y -q --no-install-recommends $missing
@@ -79,7 +108,7 @@ npm_ci() {
 	(cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
 }
 npm_ci broker/www
-if [ "${1:-}" = --test ]; then
+if [ -n "$test" ]; then
 	npm_ci tests/web
 	npm_ci nodered
 fi

@@ -16,8 +16,10 @@ CAR = "iotcar/car1"
 def test_online_and_retained_state(env):
     b = env.broker()
     env.agent(b)
-    # A client that comes later still learns everything from retained
-    # messages.
+    # Once the car's state is out (it may follow "online" on a slow
+    # machine: under emulation), a client that comes later still learns
+    # everything from retained messages.
+    env.car_client(b).wait_for(f"{CAR}/state", lambda m: True)
     c = env.car_client(b)
     st = c.wait_for(f"{CAR}/status", lambda m: m.retain)
     check(st.text == "online", f"status {st.text}")

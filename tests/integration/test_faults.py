@@ -212,7 +212,16 @@ def test_stalled_bridge(env):
         br.signal(signal.SIGCONT)
     r = t.line().decode()
     check(r.startswith("ERR timeout it waited"), r)
-    check(t.ask("forward 20 1000") == "OK forward 20 1000ms", "fresh")
+    # The first command after the stall may still quote a ping that
+    # waited in the bridge too: the car refuses it as stale (it never runs
+    # late), and the next ones run.
+    replies = []
+
+    def fresh():
+        replies.append(t.ask("forward 20 1000"))
+        return replies[-1] == "OK forward 20 1000ms"
+    wait_until(fresh, "a fresh command to run after the stall", timeout=5)
+    check(all(r.startswith("ERR") for r in replies[:-1]), f"{replies}")
     a.wait_outputs(20, 20)
     check(not [x for x in a.trace() if (x[1], x[2]) == (66, 66)],
           "the car obeyed what waited in the stalled bridge")
@@ -409,8 +418,9 @@ def test_strict_acl_broker(env):
 
 def test_client_id_takeover_is_reported(env):
     # Mosquitto closes the pushed-off connection before its DISCONNECT
-    # 0x8E goes out (2.0.11 to 2.0.20): the car sees the pattern instead,
-    # a client that keeps taking its id back.
+    # 0x8E goes out (2.0.11 to 2.0.20, Debian 12): the car sees the
+    # pattern instead, a client that keeps taking its id back. 2.0.21
+    # (Debian 13) sends it: the car names the takeover each time.
     b = env.broker()
     a = env.agent(b)
     c = env.car_client(b)
@@ -418,11 +428,13 @@ def test_client_id_takeover_is_reported(env):
     # Someone connects with the car's own client id, and reconnects
     # whenever the car takes it back (paho's loop does).
     intruder = env.client(b.port, client_id="iotcar-car-car1")
-    wait_until(lambda: "is another client using its client id "
-               "'iotcar-car-car1'?" in a.log(),
+    pattern = "is another client using its client id 'iotcar-car-car1'?"
+    reason = ("another MQTT client connected with this car's client id "
+              "'iotcar-car-car1'")
+    wait_until(lambda: pattern in a.log() or reason in a.log(),
                "the car to say who pushes it off", timeout=30)
-    check(a.log().count("is another client using its client id") == 1,
-          "said once a streak")
+    if reason not in a.log():
+        check(a.log().count(pattern) == 1, "said once a streak")
     # It leaves: the car comes back and says what happened.
     intruder.close()
     env.clients.remove(intruder)
