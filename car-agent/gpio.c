@@ -142,6 +142,8 @@ struct gpio_chip *gpio_open_chip(const char *spec, const char *const *lines,
 	char names[200];
 	long num;
 	int denied = 0;
+	bool walked = false;
+	int len;
 
 	gpio_names(lines, nlines, names, sizeof(names));
 	if (!spec || !*spec) {
@@ -154,31 +156,48 @@ struct gpio_chip *gpio_open_chip(const char *spec, const char *const *lines,
 			return NULL;
 		}
 		chip = gpio_walk(NULL, lines, nlines, &denied);
+		walked = true;
 		snprintf(what, sizeof(what), "a GPIO chip with lines %s",
 			 names);
 	} else if (strchr(spec, '/') || !strncmp(spec, "gpiochip", 8) ||
 		   iotcar_parse_long(spec, 0, 65535, &num) == 0) {
 		if (strchr(spec, '/'))
 			snprintf(path, sizeof(path), "%s", spec);
+		else if (spec[0] == 'g')
+			snprintf(path, sizeof(path), "/dev/%s", spec);
 		else
-			snprintf(path, sizeof(path), "/dev/gpiochip%s",
-				 spec + (spec[0] == 'g' ? 8 : 0));
+			snprintf(path, sizeof(path), "/dev/gpiochip%ld", num);
 		chip = gpio_chip_open(path);
 		denied = !chip && (errno == EACCES || errno == EPERM);
 		snprintf(what, sizeof(what), "GPIO chip '%s'", spec);
 	} else {
 		chip = gpio_walk(spec, NULL, 0, &denied);
+		walked = true;
 		snprintf(what, sizeof(what), "GPIO chip '%s'", spec);
 	}
 	if (chip)
 		return chip;
-	if (denied)
+	if (denied && !walked) {
 		gpio_permission_error(what, err, errlen);
-	else
-		snprintf(err, errlen,
-			 "%s not found; gpiodetect lists the chips of this "
-			 "machine and their labels, gpioinfo their lines",
-			 what);
+		return NULL;
+	}
+	/* A walk that could not open every chip says both. */
+	len = snprintf(
+		err, errlen,
+		"%s not found; gpiodetect lists the chips of this machine "
+		"and their labels, gpioinfo their lines",
+		what);
+	if ((!spec || !*spec) && (size_t)len < errlen)
+		len += snprintf(err + len, errlen - (size_t)len,
+				" (on a Pi some are named for what they do, "
+				"GPIO14 is TXD1 on a Pi 4: then set chip to "
+				"the label and give offsets)");
+	if (denied && (size_t)len < errlen)
+		snprintf(
+			err + len, errlen - (size_t)len,
+			". %d chip%s could not be opened: permission denied; "
+			"add the user to the 'gpio' group (README: A real car)",
+			denied, denied > 1 ? "s" : "");
 	return NULL;
 }
 

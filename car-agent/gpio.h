@@ -40,6 +40,7 @@ enum gpio_mode {
  * (gpiochip0), a number (0) or a label (pinctrl-rp1). NULL or empty: the
  * first chip on which every name among @p lines is a line's name (offsets
  * and NULLs are skipped). On failure @p err says why and what to run.
+ * Close it with gpio_chip_close().
  */
 struct gpio_chip *gpio_open_chip(const char *spec, const char *const *lines,
 				 size_t nlines, char *err, size_t errlen);
@@ -53,7 +54,8 @@ int gpio_find_line(struct gpio_chip *chip, const char *key, const char *spec,
 
 /**
  * @brief Request line @p offset as @p mode for @p consumer. On failure
- * @p err names @p key, the line and, for EBUSY, who holds it.
+ * @p err names @p key, the line and, for EBUSY, who holds it. Release it
+ * with gpio_line_release(), from the thread that uses it.
  */
 struct gpio_line *gpio_request(struct gpio_chip *chip, const char *key,
 			       unsigned offset, enum gpio_mode mode,
@@ -67,7 +69,10 @@ struct gpio_line *gpio_request(struct gpio_chip *chip, const char *key,
  */
 bool gpio_outputs_persist(const char *sys_module, char *param, size_t paramlen);
 
-/* Close the chip (gpio.c); NULL is ignored. */
+/*
+ * Close the chip (gpio.c); NULL is ignored. Release its lines first:
+ * libgpiod 1.6 frees them with the chip, without setting them low.
+ */
 void gpio_chip_close(struct gpio_chip *chip);
 
 /* ==== Implemented once per libgpiod version ==== */

@@ -23,7 +23,10 @@ struct gpio_chip *gpio_chip_open(const char *path)
 		return NULL;
 	c->chip = gpiod_chip_open(path);
 	if (!c->chip) {
+		int saved = errno;
+
 		free(c);
+		errno = saved;
 		return NULL;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", gpiod_chip_name(c->chip));

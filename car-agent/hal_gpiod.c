@@ -376,9 +376,16 @@ static int gpiod_read_distance(struct hal *hal, double *cm)
 
 static void gpiod_all_low_and_release(struct hal_gpiod *g)
 {
-	for (int r = 0; r < ROLE_COUNT; r++) {
-		gpio_line_release(g->lines[r]);
-		g->lines[r] = NULL;
+	/* The enables first: both motors off before any direction line
+	 * goes low (IN1 = IN2 with the enable high brakes an L298N). */
+	static const enum gpiod_role order[ROLE_COUNT] = {
+		ROLE_LEFT_EN,	ROLE_RIGHT_EN,	ROLE_LEFT_IN1, ROLE_LEFT_IN2,
+		ROLE_RIGHT_IN1, ROLE_RIGHT_IN2, ROLE_TRIGGER,  ROLE_ECHO,
+	};
+
+	for (int i = 0; i < ROLE_COUNT; i++) {
+		gpio_line_release(g->lines[order[i]]);
+		g->lines[order[i]] = NULL;
 	}
 }
 

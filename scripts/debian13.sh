@@ -113,5 +113,14 @@ if [ -d "$cas" ] && ! diff -r "$cas" "$root$cas" >/dev/null 2>&1; then
 fi
 
 # --kill-child: the namespaces end with this script, however it ends.
-IOTCAR_DEBIAN13_NS=$here exec unshare --mount --propagation private --pid \
-	--kill-child "$src/scripts/debian13.sh" "$@"
+status=0
+IOTCAR_DEBIAN13_NS=$here unshare --mount --propagation private --pid \
+	--kill-child "$src/scripts/debian13.sh" "$@" || status=$?
+# Under sudo, what npm installed into the shared tree goes back to the user.
+if [ -n "${SUDO_UID:-}" ]; then
+	for d in broker/www tests/web nodered; do
+		[ ! -d "$d/node_modules" ] ||
+			chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$d/node_modules"
+	done
+fi
+exit $status

@@ -31,11 +31,12 @@ done
 if [ -n "$flags" ]; then
 	# shellcheck disable=SC2086 # one word per flag
 	scripts/install-deps.sh $flags
-	scripts/check-style.sh
 fi
-# The Debian 13 root needs root: debootstrap, chroot, mounts.
+case $flags in *--test*) scripts/check-style.sh ;; esac
+# The Debian 13 root needs root: debootstrap, chroot, mounts; with the
+# proxy and CA variables that scripts/debian13.sh passes on.
 root=
-[ "$(id -u)" -eq 0 ] || root=sudo
+[ "$(id -u)" -eq 0 ] || root="sudo -E"
 for preset in $presets; do
 	start=$(date +%s)
 	echo "==== $preset"

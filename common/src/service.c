@@ -35,6 +35,10 @@ struct iotcar_service *iotcar_service_start(struct iotcar_loop *loop)
 	ret = sd_watchdog_enabled(0, &usec);
 	if (ret < 0)
 		log_warning("systemd: bad $WATCHDOG_USEC: %s", strerror(-ret));
+	if (ret > 0 && usec < 4000)
+		log_warning("systemd: a watchdog of %llu us is too short to "
+			    "ping: not pinged",
+			    (unsigned long long)usec);
 	if (ret > 0 && usec >= 4000) {
 		svc->watchdog_ms = (int)(usec / 1000);
 		svc->ping = iotcar_timer_new(loop, service_ping, svc);
@@ -49,11 +53,6 @@ struct iotcar_service *iotcar_service_start(struct iotcar_loop *loop)
 	}
 	sd_notify(0, "READY=1");
 	return svc;
-}
-
-int iotcar_service_watchdog_ms(const struct iotcar_service *svc)
-{
-	return svc->watchdog_ms;
 }
 
 void iotcar_service_stopping(struct iotcar_service *svc)

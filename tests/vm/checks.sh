@@ -328,7 +328,7 @@ check_errors() {
 	# A line held by another program.
 	en=$(offset right_en)
 	hold_line $en &
-	holder=$!
+	gpioset_pid=$!
 	wait_until 5000 gpioset_holds || fail "gpioset did not take line $en"
 	trace_on
 	agent_fails "busy line"
@@ -343,8 +343,8 @@ check_errors() {
 	! grep -q -E ': gpio_value: [0-9]+ set 1' /sys/kernel/tracing/trace ||
 		fail "busy line: a line went high: $(grep ' set 1' \
 			/sys/kernel/tracing/trace | head -n 3)"
-	kill $holder
-	wait $holder
+	kill $gpioset_pid
+	wait $gpioset_pid
 	# Without the holder the same command line runs.
 	agent
 	agent_stop
@@ -366,12 +366,17 @@ check_errors() {
 # ==== Finding the chip: never by its number ====
 
 check_chips() {
+	OFFSETS=
+	for k in $OUTPUTS trigger echo; do
+		OFFSETS="$OFFSETS --$(echo $k | tr _ -) $(offset $k)"
+	done
 	# The README's example names no chip: the lines' names find it,
 	# though it is not gpiochip0.
 	[ $CHIP != gpiochip0 ] || fail "the header's chip is gpiochip0"
 	grep -q '^chip *=' $CONF && fail "the README's example names a chip"
+	# Named, it is found with offsets, which alone could not find it.
 	for spec in "" pinctrl-rp1 /dev/$CHIP $CHIP ${CHIP#gpiochip}; do
-		agent ${spec:+--chip $spec}
+		agent ${spec:+--chip $spec $OFFSETS}
 		drive f "forward 100 10000"
 		expect_lines "chip '$spec'" "left_in1=1 left_en=1 right_in1=1"
 		[ "$(holder left_in1)" = iotcar ] ||
@@ -381,11 +386,11 @@ check_chips() {
 		say "chips: --chip '$spec' drives $CHIP"
 	done
 	# Offsets alone do not say which chip.
-	agent_fails "offsets, no chip" --left-in1 17 --left-in2 27 \
-		--left-en 12 --right-in1 23 --right-in2 24 --right-en 13 \
-		--trigger 5 --echo 6
+	agent_fails "offsets, no chip" $OFFSETS
 	err_says "no GPIO chip configured" pinctrl-rp1
-	# Every line is pulled down while the car holds it.
+	# Every line is pulled down while the car holds it (gpio-sim's own
+	# default is down too: up first).
+	for k in $OUTPUTS trigger echo; do pull $k up; done
 	agent
 	for k in $OUTPUTS trigger echo; do
 		[ "$(cat $SIM/sim_gpio$(offset $k)/pull)" = pull-down ] ||
@@ -396,8 +401,6 @@ check_chips() {
 
 # ==== Any exit: the unit's watchdog and ExecStopPost ====
 
-# The watchdog of the supervised runs, as WatchdogSec= in the unit.
-WATCHDOG_MS=1000
 # How long after the watchdog's kill the motor lines may still be high.
 STOP_POST_MS=1000
 
@@ -407,11 +410,11 @@ outputs_low() {
 	lines_are
 }
 # after_exit WHAT T0: the agent is gone since about T0 (ms). Every motor
-# line is low within WATCHDOG_MS + STOP_POST_MS of T0, --stop-motors set
+# line is low within the watchdog + STOP_POST_MS of T0, --stop-motors set
 # each of them low last, and they stay low.
 after_exit() {
-	wait_until $((WATCHDOG_MS + STOP_POST_MS)) outputs_low ||
-		fail "$1: motor lines still high $((WATCHDOG_MS + STOP_POST_MS)) ms later: $(levels $OUTPUTS)"
+	wait_until $((UNIT_WATCHDOG_MS + STOP_POST_MS)) outputs_low ||
+		fail "$1: motor lines still high $((UNIT_WATCHDOG_MS + STOP_POST_MS)) ms later: $(levels $OUTPUTS)"
 	_low=$(($(now_ms) - $2))
 	supervised_end
 	trace_off
@@ -425,15 +428,16 @@ after_exit() {
 }
 
 check_watchdog() {
-	supervised $WATCHDOG_MS
-	[ "$(awk '/^Uid:/ { print $2 }' /proc/$AGENT_PID/status)" = 1000 ] ||
-		fail "car-agent does not run as the user iotcar"
+	[ "$UNIT_WATCHDOG_MS" -gt 0 ] || fail "car-agent.service has no WatchdogSec"
+	supervised
+	[ "$(awk '/^Uid:/ { print $2 }' /proc/$AGENT_PID/status)" = $UNIT_UID ] ||
+		fail "car-agent does not run as the unit's User"
 	[ "$(holder left_en)" = iotcar ] || fail "left_en held by '$(holder left_en)'"
 	# Let the pings run: nothing happens while the loop turns.
 	drive w "forward 60 10000"
 	expect_lines "forward 60" "left_in1=1 right_in1=1"
-	sample $((WATCHDOG_MS * 2)) left_en
-	grep -q 'watchdog SIGKILL' /tmp/supervise.log &&
+	sample $((UNIT_WATCHDOG_MS * 2)) left_en
+	grep -q 'watchdog' /tmp/supervise.log &&
 		fail "the watchdog fired on a running agent"
 	within "$DUTY_left_en" 60 $DUTY_TOL ||
 		fail "left_en duty $DUTY_left_en% under the supervisor"
@@ -442,18 +446,18 @@ check_watchdog() {
 	t0=$(now_ms)
 	kill -STOP $AGENT_PID
 	after_exit "SIGSTOP" $t0
-	grep -q 'watchdog SIGKILL' /tmp/supervise.log ||
+	grep -q 'watchdog' /tmp/supervise.log ||
 		fail "the watchdog did not kill the frozen agent"
 }
 
 check_kill() {
-	supervised $WATCHDOG_MS
+	supervised
 	drive k "forward 60 10000"
 	expect_lines "forward 60" "left_in1=1 right_in1=1"
 	trace_on
 	t0=$(now_ms)
 	kill -KILL $AGENT_PID
 	after_exit "SIGKILL" $t0
-	! grep -q 'watchdog SIGKILL' /tmp/supervise.log ||
+	! grep -q 'watchdog' /tmp/supervise.log ||
 		fail "the watchdog fired, though the agent was killed at once"
 }

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 # init.sh: /init of the VM tests' initramfs, PID 1 inside the VM.
 #
-# It builds the car's wiring out of the kernel's gpio-sim — one chip of 28
-# lines named GPIO0..GPIO27 like a Raspberry Pi's header, so the README's
-# [gpio] example (/etc/iotcar/car.conf) works unchanged — starts Mosquitto
+# It builds the car's wiring out of the kernel's gpio-sim — a chip like a
+# Pi 4's expander, then one like a Pi 5's header, so the README's [gpio]
+# example (/etc/iotcar/car-agent.conf) works unchanged — starts Mosquitto
 # on 127.0.0.1:1883, runs the check named by iotcar.test= on the kernel
 # command line (checks.sh), and powers off. The host reads the serial
 # console: "VMTEST: PASS", or "VMTEST: FAIL: <why>" followed by the logs.
@@ -16,7 +16,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t tracefs tracefs /sys/kernel/tracing
-mount -t debugfs debugfs /sys/kernel/debug
+mount -t debugfs debugfs /sys/kernel/debug || fail "mount debugfs"
 ip link set lo up
 # The sanitizers' options of the build under test (initramfs.sh).
 . /etc/vmtest.env
@@ -87,8 +87,8 @@ sim_chip() {
 sim_chip expander raspberrypi-exp-gpio BT_ON WL_ON PWR_LED_OFF \
 	GLOBAL_RESET VDD_SD_IO_SEL CAM_GPIO SD_PWR_ON SD_OC_N
 # The header's chip, labelled like a Pi 5's: 28 lines GPIO0..GPIO27, so
-# the README's [gpio] example (/etc/iotcar/car.conf) works unchanged.
-sim_chip car pinctrl-rp1 $(i=0; while [ $i -lt 28 ]; do
+# the README's [gpio] example works unchanged; 0 and 1 named as on a Pi.
+sim_chip car pinctrl-rp1 ID_SDA ID_SCL $(i=2; while [ $i -lt 28 ]; do
 	echo GPIO$i; i=$((i + 1)); done)
 SIMCFG=/sys/kernel/config/gpio-sim/car
 CHIP=$(cat $SIMCFG/bank0/chip_name)
@@ -112,10 +112,10 @@ say "gpio-sim: $CHIP (pinctrl-rp1), 28 lines, global numbers from $BASE"
 
 # ==== Lines by config key ====
 
-CONF=/etc/iotcar/car.conf
+CONF=/etc/iotcar/car-agent.conf
 OUTPUTS="left_in1 left_in2 left_en right_in1 right_in2 right_en"
 
-# offset KEY: the line offset of a [gpio] key of car.conf (GPIO17 -> 17).
+# offset KEY: the line offset of a [gpio] key of $CONF (GPIO17 -> 17).
 offset() {
 	_o=$(sed -n "s/^$1 *= *GPIO\([0-9]*\).*/\1/p" $CONF)
 	[ -n "$_o" ] || fail "$CONF has no line for $1"
@@ -148,8 +148,11 @@ holder() {
 			sub(/ +$/, "", s)
 			print s
 		}
+		found = 1
 		exit
-	}' /sys/kernel/debug/gpio
+	}
+	END { exit !found }' /sys/kernel/debug/gpio ||
+		fail "no line $1 in /sys/kernel/debug/gpio: $(cat /sys/kernel/debug/gpio)"
 }
 
 # ==== MQTT: Mosquitto and a log of everything under iotcar/ ====
@@ -190,17 +193,35 @@ agent() {
 	wait_mqtt 20000 '^iotcar/car1/status online' ||
 		fail "car-agent did not come online"
 }
-# supervised WATCHDOG_MS [options]: car-agent as its systemd unit runs it
-# — the user iotcar in the group gpio, the watchdog, --stop-motors after
-# any exit — with vmtool playing systemd (log: /tmp/supervise.log). Waits
-# until it is online; SUP_PID is the supervisor, AGENT_PID the agent.
+# ==== car-agent.service, as systemd runs it ====
+
+# unit KEY: the unit's KEY= (the last one, as systemd reads it).
+unit() { sed -n "s/^$1=//p" /etc/car-agent.service | tail -n 1; }
+# A group's number.
+gid_of() { awk -F: -v g="$1" '$1 == g { print $3 }' /etc/group; }
+# WatchdogSec= in ms ("1s", "500ms" or seconds; none: 0), its signal.
+UNIT_WATCHDOG_MS=$(unit WatchdogSec | awk '/ms$/ { print $0 + 0; next }
+	{ print ($0 + 0) * 1000 }')
+UNIT_SIGNAL=$(unit WatchdogSignal)
+UNIT_SIGNAL=${UNIT_SIGNAL:-SIGABRT}
+UNIT_UID=$(awk -F: -v u="$(unit User)" '$1 == u { print $3 }' /etc/passwd)
+UNIT_GID=$(gid_of "$(unit Group)")
+UNIT_GROUP=$(gid_of "$(unit SupplementaryGroups)")
+[ -n "$UNIT_UID" ] && [ -n "$UNIT_GID" ] && [ -n "$UNIT_GROUP" ] ||
+	fail "car-agent.service: User/Group/SupplementaryGroups unknown here"
+
+# supervised [options]: car-agent as its unit runs it — ExecStart, User,
+# Group, SupplementaryGroups, the watchdog, ExecStopPost after any exit —
+# with vmtool playing systemd (log: /tmp/supervise.log), options added for
+# the test's broker. Waits until it is online; SUP_PID is the supervisor,
+# AGENT_PID the agent.
 supervised() {
 	mark
-	_wd=$1
-	shift
-	vmtool supervise $_wd 1000:1000:$GPIO_GID \
-		"car-agent --config $CONF --stop-motors >>/tmp/stop-post.log 2>&1" \
-		-- car-agent --config $CONF --hal gpiod \
+	# shellcheck disable=SC2046 # the unit's command lines, word by word
+	vmtool supervise "${UNIT_WATCHDOG_MS:-0}" $UNIT_SIGNAL \
+		$UNIT_UID:$UNIT_GID:$UNIT_GROUP \
+		"$(unit ExecStopPost) >>/tmp/stop-post.log 2>&1" \
+		-- $(unit ExecStart) --hal gpiod \
 		--broker tcp://127.0.0.1:1883 --max-ttl-ms 10000 \
 		--log-level info "$@" >/tmp/supervise.log 2>/tmp/agent.log &
 	SUP_PID=$!
@@ -209,7 +230,7 @@ supervised() {
 	AGENT_PID=$(sed -n 's/.* pid \([0-9]*\)$/\1/p' /tmp/supervise.log)
 	wait_mqtt 20000 '^iotcar/car1/status online' ||
 		fail "car-agent did not come online under the supervisor"
-	grep -q ' ready$' /tmp/supervise.log ||
+	wait_until 2000 grep -q ' ready$' /tmp/supervise.log ||
 		fail "car-agent is online but did not say READY=1"
 }
 # supervised_end: the supervisor's exit, which must be 0 (the stop-post

@@ -8,8 +8,9 @@
 # test, Debian's mosquitto, mosquitto_pub/_sub and libgpiod's gpioset, every
 # shared library they load (ldd) and the dynamic loader; the kernel
 # modules of KERNEL-DIR (kernel.sh); init.sh as /init with checks.sh; the
-# README's [gpio] example as /etc/iotcar/car.conf; the udev rule of
-# car-agent/ in /etc; and the sanitizer
+# README's [gpio] example as /etc/iotcar/car-agent.conf, where the unit
+# reads it; the udev rule and the systemd unit of car-agent/ in /etc, and
+# car-agent where the unit runs it too (/usr/local/bin); and the sanitizer
 # options of the environment ($ASAN_OPTIONS ...), their suppression files
 # copied in.
 set -eu
@@ -49,7 +50,10 @@ for b in mosquitto mosquitto_pub mosquitto_sub gpioset; do
 done
 
 cp "$kdir"/*.ko "$kdir/load-order" "$root/lib/modules/"
-cp "$src/car-agent/60-iotcar-gpio.rules" "$root/etc/"
+cp "$src/car-agent/60-iotcar-gpio.rules" "$src/car-agent/car-agent.service" \
+	"$root/etc/"
+mkdir -p "$root/usr/local/bin"
+ln -s /usr/bin/car-agent "$root/usr/local/bin/car-agent"
 cp "$here/init.sh" "$root/init"
 cp "$here/checks.sh" "$root/checks.sh"
 chmod 755 "$root/init"
@@ -57,10 +61,10 @@ chmod 755 "$root/init"
 # The README's own example configuration of a real car.
 awk '/^## A real car/ { car = 1 } car && /^```ini$/ { ini = 1; next }
 	ini && /^```$/ { exit } ini { print }' "$src/README.md" \
-	>"$root/etc/iotcar/car.conf"
+	>"$root/etc/iotcar/car-agent.conf"
 for k in left_in1 left_in2 left_en right_in1 right_in2 right_en \
 	trigger echo; do
-	grep -q "^$k *= *" "$root/etc/iotcar/car.conf" ||
+	grep -q "^$k *= *" "$root/etc/iotcar/car-agent.conf" ||
 		die "README.md: the [gpio] example under 'A real car' has no $k"
 done
 

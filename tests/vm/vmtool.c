@@ -21,16 +21,18 @@
  *	0 or a missing file answers nothing. On SIGTERM it prints
  *	"triggers=N echoes=M min_trigger_us=T" and exits 0.
  *
- *   vmtool supervise WATCHDOG_MS UID:GID:GROUP STOP-POST -- CMD ARG...
+ *   vmtool supervise WATCHDOG_MS SIGNAL UID:GID:GROUP STOP-POST -- CMD ARG...
  *	Play systemd's part for car-agent.service, which has Type=notify,
- *	WatchdogSec=, WatchdogSignal=SIGKILL and ExecStopPost=: run CMD as
- *	UID, GID and the extra GROUP with $NOTIFY_SOCKET, $WATCHDOG_USEC and
- *	$WATCHDOG_PID set; SIGKILL it when WATCHDOG_MS pass without a
- *	"WATCHDOG=1" (counted from its start); once it has exited, for any
+ *	WatchdogSec=, WatchdogSignal= and ExecStopPost=: run CMD as UID, GID
+ *	and the extra GROUP with $NOTIFY_SOCKET, $WATCHDOG_USEC and
+ *	$WATCHDOG_PID set; send it SIGNAL (SIGKILL, SIGABRT, SIGTERM), then
+ *	SIGCONT, when WATCHDOG_MS pass without a "WATCHDOG=1" once it has said
+ *	"READY=1" (systemd starts the watchdog when the start-up is complete;
+ *	WATCHDOG_MS 0: no watchdog); once it has exited, for any
  *	reason, run the shell command STOP-POST as the same user. What
  *	happens is printed as it happens, with CLOCK_MONOTONIC ms:
  *	"supervise: T pid P", "supervise: T ready", "supervise: T watchdog
- *	SIGKILL", "supervise: T exited STATUS", "supervise: T stop-post
+ *	SIGNAL", "supervise: T exited STATUS", "supervise: T stop-post
  *	exited STATUS". Exits 0 once STOP-POST exited 0.
  */
 #include <errno.h>
@@ -359,18 +361,34 @@ static int supervise_main(int argc, char **argv)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX,
 				   .sun_path = NOTIFY_PATH};
+	static const struct {
+		const char *name;
+		int signo;
+	} signals[] = {
+		{"SIGKILL", SIGKILL},
+		{"SIGABRT", SIGABRT},
+		{"SIGTERM", SIGTERM},
+	};
 	unsigned uid;
 	unsigned gid;
 	unsigned group;
+	int signo = 0;
 	int64_t watchdog_ms;
 	int64_t deadline;
+	bool ready = false;
+	bool killed = false;
 	int status;
 	pid_t pid;
 	int fd;
 
-	if (argc < 7 || strcmp(argv[5], "--") ||
-	    sscanf(argv[3], "%u:%u:%u", &uid, &gid, &group) != 3) {
-		fprintf(stderr, "usage: vmtool supervise WATCHDOG_MS "
+	for (size_t i = 0; argc > 3 && i < sizeof(signals) / sizeof(signals[0]);
+	     i++) {
+		if (!strcmp(argv[3], signals[i].name))
+			signo = signals[i].signo;
+	}
+	if (argc < 8 || strcmp(argv[6], "--") || !signo ||
+	    sscanf(argv[4], "%u:%u:%u", &uid, &gid, &group) != 3) {
+		fprintf(stderr, "usage: vmtool supervise WATCHDOG_MS SIGNAL "
 				"UID:GID:GROUP STOP-POST -- CMD ARG...\n");
 		return 2;
 	}
@@ -389,17 +407,19 @@ static int supervise_main(int argc, char **argv)
 		char env[64];
 
 		setenv("NOTIFY_SOCKET", NOTIFY_PATH, 1);
-		snprintf(env, sizeof(env), "%lld",
-			 (long long)watchdog_ms * 1000);
-		setenv("WATCHDOG_USEC", env, 1);
-		snprintf(env, sizeof(env), "%d", (int)getpid());
-		setenv("WATCHDOG_PID", env, 1);
+		if (watchdog_ms > 0) {
+			snprintf(env, sizeof(env), "%lld",
+				 (long long)watchdog_ms * 1000);
+			setenv("WATCHDOG_USEC", env, 1);
+			snprintf(env, sizeof(env), "%d", (int)getpid());
+			setenv("WATCHDOG_PID", env, 1);
+		}
 		become(uid, gid, group);
-		execvp(argv[6], argv + 6);
+		execvp(argv[7], argv + 7);
 		_exit(127);
 	}
 	printf("supervise: %lld pid %d\n", (long long)now_ms(), (int)pid);
-	deadline = now_ms() + watchdog_ms;
+	deadline = INT64_MAX;
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int64_t left = deadline - now_ms();
@@ -409,9 +429,11 @@ static int supervise_main(int argc, char **argv)
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
 		if (left <= 0) {
-			kill(pid, SIGKILL);
-			printf("supervise: %lld watchdog SIGKILL\n",
-			       (long long)now_ms());
+			kill(pid, signo);
+			kill(pid, SIGCONT);
+			printf("supervise: %lld watchdog %s\n",
+			       (long long)now_ms(), argv[3]);
+			killed = true;
 			deadline = INT64_MAX;
 			continue;
 		}
@@ -422,16 +444,19 @@ static int supervise_main(int argc, char **argv)
 		if (n <= 0)
 			continue;
 		msg[n] = '\0';
-		if (strstr(msg, "READY=1"))
+		if (strstr(msg, "READY=1") && !ready) {
 			printf("supervise: %lld ready\n", (long long)now_ms());
-		if (strstr(msg, "WATCHDOG=1") && deadline != INT64_MAX)
+			ready = true;
+		}
+		if (ready && !killed && watchdog_ms > 0 &&
+		    (strstr(msg, "READY=1") || strstr(msg, "WATCHDOG=1")))
 			deadline = now_ms() + watchdog_ms;
 	}
 	printf("supervise: %lld exited %d\n", (long long)now_ms(), status);
 	pid = fork();
 	if (pid == 0) {
 		become(uid, gid, group);
-		execl("/bin/sh", "sh", "-c", argv[4], (char *)NULL);
+		execl("/bin/sh", "sh", "-c", argv[5], (char *)NULL);
 		_exit(127);
 	}
 	waitpid(pid, &status, 0);

@@ -22,9 +22,6 @@ struct iotcar_service;
  */
 struct iotcar_service *iotcar_service_start(struct iotcar_loop *loop);
 
-/** @brief The watchdog's period in ms, 0 without one. */
-int iotcar_service_watchdog_ms(const struct iotcar_service *svc);
-
 /**
  * @brief Say STOPPING=1; the pings go on until the program exits.
  * Accepts NULL.
