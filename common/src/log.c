@@ -2,20 +2,27 @@
 /*
  * log.c: the logger of log.h. Each line is formatted into one buffer and
  * written with a single write(2) so Paho's threads and the main loop never
- * interleave half-lines.
+ * interleave half-lines. When stderr is the journal's stream
+ * ($JOURNAL_STREAM names its device and inode, systemd.exec(5)), a line
+ * starts with its syslog priority (sd-daemon.h's SD_ERR ...) instead of a
+ * time: journald keeps both, and `journalctl -p warning` filters on it.
  */
 #include "iotcar/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *log_prog = "iotcar";
 static enum iotcar_log_level log_threshold = IOTCAR_LOG_INFO;
+static bool log_journal;
 
 static const char *const log_names[] = {
 	[IOTCAR_LOG_ERROR] = "error",
@@ -24,10 +31,31 @@ static const char *const log_names[] = {
 	[IOTCAR_LOG_DEBUG] = "debug",
 };
 
+static const char *const log_priorities[] = {
+	[IOTCAR_LOG_ERROR] = SD_ERR,
+	[IOTCAR_LOG_WARNING] = SD_WARNING,
+	[IOTCAR_LOG_INFO] = SD_INFO,
+	[IOTCAR_LOG_DEBUG] = SD_DEBUG,
+};
+
+/* Whether stderr is the stream $JOURNAL_STREAM ("device:inode") names. */
+static bool log_to_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev;
+	unsigned long long ino;
+	struct stat st;
+
+	return env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
+	       fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev &&
+	       st.st_ino == ino;
+}
+
 void iotcar_log_init(const char *prog, enum iotcar_log_level level)
 {
 	log_prog = prog;
 	log_threshold = level;
+	log_journal = log_to_journal();
 }
 
 int iotcar_log_level_parse(const char *text, enum iotcar_log_level *level)
@@ -58,12 +86,18 @@ void iotcar_log(enum iotcar_log_level level, const char *fmt, ...)
 
 	if (!iotcar_log_enabled(level))
 		return;
-	gettimeofday(&tv, NULL);
-	localtime_r(&tv.tv_sec, &tm);
-	ret = snprintf(line, sizeof(line),
-		       "%02d:%02d:%02d.%03ld %s: %s: ", tm.tm_hour, tm.tm_min,
-		       tm.tm_sec, (long)(tv.tv_usec / 1000), log_prog,
-		       log_names[level]);
+	if (log_journal) {
+		ret = snprintf(line, sizeof(line),
+			       "%s%s: %s: ", log_priorities[level], log_prog,
+			       log_names[level]);
+	} else {
+		gettimeofday(&tv, NULL);
+		localtime_r(&tv.tv_sec, &tm);
+		ret = snprintf(line, sizeof(line),
+			       "%02d:%02d:%02d.%03ld %s: %s: ", tm.tm_hour,
+			       tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
+			       log_prog, log_names[level]);
+	}
 	if (ret < 0)
 		return;
 	n = (size_t)ret < sizeof(line) ? (size_t)ret : sizeof(line) - 1;

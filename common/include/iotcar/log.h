@@ -18,7 +18,9 @@ enum iotcar_log_level {
 };
 
 /**
- * @brief Name the program in every line and set the threshold.
+ * @brief Name the program in every line and set the threshold. When
+ * stderr is the journal ($JOURNAL_STREAM), lines carry their priority
+ * ("<4>") instead of a time of their own.
  * @param prog Program name; borrowed, must outlive every log call.
  * Context: main thread, before any other thread starts.
  */
@@ -34,7 +36,8 @@ int iotcar_log_level_parse(const char *text, enum iotcar_log_level *level);
 bool iotcar_log_enabled(enum iotcar_log_level level);
 
 /**
- * @brief Write one line to stderr: time, program, level, message.
+ * @brief Write one line to stderr: time (or the journal's priority),
+ * program, level, message.
  * Context: any thread; one write(2) per line, so lines never interleave.
  */
 void iotcar_log(enum iotcar_log_level level, const char *fmt, ...)
