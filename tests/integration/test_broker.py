@@ -225,5 +225,20 @@ def test_iotcar_user_rejects_bad_names(env):
         check(out.returncode == 2 and out.stderr, f"{args}: {out}")
 
 
+
+def test_broker_scripts_print_their_usage(env):
+    for name, line in (("iotcar-user", "iotcar-user [-d DIR] car ID"),
+                       ("make-certs", "make-certs [-d DIR] server [NAME...]")):
+        script = os.path.join(BROKER_DIR, "scripts", name)
+        for flag in ("--help", "-h"):
+            out = subprocess.run([script, flag], capture_output=True,
+                                 text=True)
+            check(out.returncode == 0 and line in out.stdout and
+                  not out.stderr, f"{name} {flag}: {out}")
+        out = subprocess.run([script, "-x"], capture_output=True, text=True)
+        check(out.returncode == 2 and "usage:" in out.stderr,
+              f"{name} -x: {out}")
+
+
 if __name__ == "__main__":
     main(globals())
