@@ -24,6 +24,9 @@ cmake --preset release >/dev/null
 cmake --build --preset release
 agent=build/release/car-agent/car-agent
 bridge=build/release/bridge/car-bridge
+# The demo's own settings, never an installed /etc/iotcar/*.conf (a real
+# car's [gpio] lines): the programs read that only without --config.
+export IOTCAR_CONFIG_DIR="$PWD/build/demo-no-config"
 
 broker_pid=
 web_pid=

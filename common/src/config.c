@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "iotcar/mqtt.h"
 #include "iotcar/text.h"
@@ -518,9 +519,24 @@ static int config_walk(const struct iotcar_config_spec *spec, int argc,
 	return 0;
 }
 
+/*
+ * Without --config: /etc/iotcar/<program>.conf when it exists (the
+ * directory: $IOTCAR_CONFIG_DIR), as an installed service expects.
+ */
+static const char *config_default_path(const struct iotcar_config_spec *spec,
+				       char *buf, size_t len)
+{
+	const char *dir = getenv("IOTCAR_CONFIG_DIR");
+
+	snprintf(buf, len, "%s/%s.conf", dir && *dir ? dir : "/etc/iotcar",
+		 spec->program);
+	return access(buf, F_OK) == 0 ? buf : NULL;
+}
+
 int iotcar_config_load(const struct iotcar_config_spec *spec, int argc,
 		       char **argv, int *nargs, char *err, size_t errlen)
 {
+	char default_path[300];
 	const char *path = NULL;
 	bool print = false;
 	int ret;
@@ -540,6 +556,9 @@ int iotcar_config_load(const struct iotcar_config_spec *spec, int argc,
 		return ret;
 	if (config_apply_defaults(spec, err, errlen))
 		return -EINVAL;
+	if (!path)
+		path = config_default_path(spec, default_path,
+					   sizeof(default_path));
 	if (path && config_load_file(spec, path, err, errlen))
 		return -EINVAL;
 	if (config_load_env(spec, err, errlen))
@@ -684,15 +703,19 @@ void iotcar_config_print_help(const struct iotcar_config_spec *spec, FILE *out)
 {
 	fprintf(out, "Usage: %s %s\n%s\n\n", spec->program, spec->usage,
 		spec->summary);
-	fprintf(out, "  -h, --help                     show this help and "
-		     "exit\n"
-		     "  -V, --version                  show the version and "
-		     "exit\n"
-		     "      --config FILE              read settings from an "
-		     "INI file; each key is\n"
-		     "                                 the option's name in "
-		     "the section shown\n"
-		     "      --print-config             print the settings as "
-		     "such a file and exit\n");
+	fprintf(out,
+		"  -h, --help                     show this help and "
+		"exit\n"
+		"  -V, --version                  show the version and "
+		"exit\n"
+		"      --config FILE              read settings from an "
+		"INI file; each key is\n"
+		"                                 the option's name in "
+		"the section shown\n"
+		"                                 (default: "
+		"/etc/iotcar/%s.conf if it exists)\n"
+		"      --print-config             print the settings as "
+		"such a file and exit\n",
+		spec->program);
 	config_print_sections(spec, out, config_help_line);
 }

@@ -3,6 +3,8 @@
 """The car agent against a real Mosquitto: every rule of SPEC §2-4, observed
 on the MQTT topics and on the simulated car's output trace."""
 import json
+import os
+import re
 import signal
 import subprocess
 import time
@@ -532,6 +534,72 @@ def test_runtime_failure_exits_1(env):
                          capture_output=True, text=True, timeout=DEADLINE_S)
     check(out.returncode == 1 and "--password-file" in out.stderr,
           f"{out.returncode} {out.stderr!r}")
+
+
+def test_journal_lines_carry_their_priority(env):
+    # Under systemd stderr is the journal's stream, and $JOURNAL_STREAM
+    # names its device and inode: then each line starts with its syslog
+    # priority and has no time of its own (journald stamps it).
+    b = env.broker()
+    a = Agent(env, b)
+    open(a.log_path, "w").close()
+    st = os.stat(a.log_path)
+    os.environ["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
+    c = env.client(b.port).subscribe(f"{CAR}/status")
+    env.agents.append(a)
+    a.start()
+    c.wait_for(f"{CAR}/status", lambda m: m.text == "online")
+    a.finish()
+    lines = a.log().splitlines()
+    check(lines and all(re.match(r"<[3-7]>car-agent: [a-z]+: ", x)
+                        for x in lines), f"{lines}")
+    check(any(x.startswith("<6>car-agent: info: ") for x in lines),
+          f"no info line at priority 6: {lines}")
+    # An error at priority 3; with another stream named, the usual times.
+    path = os.path.join(env.dir, "stderr.txt")
+    for stream, want in ((None, r"<3>car-agent: error: "),
+                         ("1:1", r"\d\d:\d\d:\d\d\.\d{3} car-agent: error: ")):
+        with open(path, "w") as f:
+            st = os.fstat(f.fileno())
+            os.environ["JOURNAL_STREAM"] = stream or f"{st.st_dev}:{st.st_ino}"
+            subprocess.run([env.agent_bin, "--password-file", "/nonexistent"],
+                           stderr=f, timeout=DEADLINE_S)
+        with open(path) as f:
+            text = f.read()
+        check(re.match(want, text), f"JOURNAL_STREAM={stream}: {text!r}")
+    del os.environ["JOURNAL_STREAM"]
+
+
+def test_installed_config_is_read_without_config(env):
+    # As a service: /etc/iotcar/car-agent.conf when it exists and no
+    # --config is given (the directory from $IOTCAR_CONFIG_DIR here).
+    etc = os.path.join(env.dir, "etc")
+    os.mkdir(etc)
+    conf = os.path.join(etc, "car-agent.conf")
+    other = os.path.join(env.dir, "other.conf")
+    with open(other, "w") as f:
+        f.write("[car]\nid = car8\n")
+
+    def run(*args):
+        return subprocess.run([env.agent_bin, *args, "--print-config"],
+                              capture_output=True, text=True,
+                              timeout=DEADLINE_S,
+                              env={**os.environ, "IOTCAR_CONFIG_DIR": etc})
+    out = run()
+    check(out.returncode == 0 and "\nid = car1\n" in out.stdout,
+          f"no file, the defaults: {out}")
+    with open(conf, "w") as f:
+        f.write("[car]\nid = car7\n")
+    out = run()
+    check(out.returncode == 0 and "\nid = car7\n" in out.stdout,
+          f"the installed file: {out}")
+    out = run("--config", other)
+    check(out.returncode == 0 and "\nid = car8\n" in out.stdout,
+          f"--config instead: {out}")
+    with open(conf, "w") as f:
+        f.write("[car]\nid = Car 7\n")
+    out = run()
+    check(out.returncode == 2 and conf in out.stderr, f"a bad file: {out}")
 
 
 def test_print_config_is_the_shipped_example(env):
