@@ -70,6 +70,18 @@ static int gpio_is_chip_entry(const struct dirent *d)
 	return !strncmp(d->d_name, "gpiochip", 8);
 }
 
+int gpio_count_chips(void)
+{
+	struct dirent **names;
+	int n = scandir("/dev", &names, gpio_is_chip_entry, NULL);
+
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	if (n >= 0)
+		free(names);
+	return n < 0 ? 0 : n;
+}
+
 /* Every name among @p lines is a line of @p chip. */
 static bool gpio_has_lines(struct gpio_chip *chip, const char *const *lines,
 			   size_t nlines)

@@ -69,6 +69,9 @@ struct gpio_line *gpio_request(struct gpio_chip *chip, const char *key,
  */
 bool gpio_outputs_persist(const char *sys_module, char *param, size_t paramlen);
 
+/** @brief How many /dev/gpiochip* this machine has. */
+int gpio_count_chips(void);
+
 /*
  * Close the chip (gpio.c); NULL is ignored. Release its lines first:
  * libgpiod 1.6 frees them with the chip, without setting them low.

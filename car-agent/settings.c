@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gpio.h"
 #include "iotcar/payload.h"
 #include "iotcar/topic.h"
 
@@ -306,6 +307,7 @@ static struct iotcar_config_spec settings_spec(struct agent_settings *s,
 		.groups = g,
 		.ngroups = 2,
 		.no_operands = true,
+		.read_installed = &s->read_installed,
 	};
 
 	g[0] = (struct iotcar_option_group){
@@ -337,6 +339,17 @@ static int settings_check(const struct agent_settings *s, char *err,
 			 "--link-timeout-ms %d: the car pings every quarter of "
 			 "the timeout, and could not prove any command fresh",
 			 s->max_command_age_ms, s->link_timeout_ms);
+		return -EINVAL;
+	}
+	/* An installed car left unconfigured must not pass for a car. */
+	if (s->read_installed && !s->stop_motors && !s->ha_cleanup &&
+	    !strcmp(s->hal, "auto") && !s->chip && !s->left_in1 &&
+	    gpio_count_chips() > 0) {
+		snprintf(err, errlen,
+			 "the installed car-agent.conf names no [gpio] lines, "
+			 "and this machine has GPIO chips: set them (README: A "
+			 "real car), or hal = sim in [car] for the simulated "
+			 "car");
 		return -EINVAL;
 	}
 	if (!strcmp(settings_hal(s), "gpiod") && !s->left_in1) {

@@ -49,6 +49,8 @@ struct agent_settings {
 	int pwm_hz;
 	char *consumer;
 	bool stop_motors;
+	/* The settings came from /etc/iotcar/car-agent.conf (no --config). */
+	bool read_installed;
 	/* [ha] */
 	char *ha_discovery;
 	char *ha_prefix;

@@ -556,9 +556,12 @@ int iotcar_config_load(const struct iotcar_config_spec *spec, int argc,
 		return ret;
 	if (config_apply_defaults(spec, err, errlen))
 		return -EINVAL;
-	if (!path)
+	if (!path) {
 		path = config_default_path(spec, default_path,
 					   sizeof(default_path));
+		if (spec->read_installed)
+			*spec->read_installed = path != NULL;
+	}
 	if (path && config_load_file(spec, path, err, errlen))
 		return -EINVAL;
 	if (config_load_env(spec, err, errlen))

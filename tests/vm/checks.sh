@@ -361,6 +361,28 @@ check_errors() {
 	agent_fails "line out of range" --chip pinctrl-rp1 --left-in1 40
 	err_says left_in1 "line 40 does not exist" "28 lines"
 	released "after the errors"
+
+	# Installed, unconfigured: the installed car-agent.conf names no
+	# [gpio] lines on a machine with chips: exit 2, not the simulated car
+	# answering ok; hal = sim says that is meant.
+	mkdir -p /tmp/etc
+	printf '[car]\nid = car1\n' >/tmp/etc/car-agent.conf
+	IOTCAR_CONFIG_DIR=/tmp/etc timeout 30 car-agent \
+		--broker tcp://127.0.0.1:1883 >/tmp/agent.log 2>&1
+	_st=$?
+	ERR=$(cat /tmp/agent.log)
+	[ $_st = 2 ] || fail "unconfigured: exit $_st, not 2: $ERR"
+	err_says "names no [gpio] lines" "hal = sim"
+	say "unconfigured: exit 2: $ERR"
+	printf '[car]\nid = car1\nhal = sim\n' >/tmp/etc/car-agent.conf
+	mark
+	IOTCAR_CONFIG_DIR=/tmp/etc car-agent --broker tcp://127.0.0.1:1883 \
+		>/tmp/agent.log 2>&1 &
+	AGENT_PID=$!
+	wait_mqtt 20000 '^iotcar/car1/status online' ||
+		fail "hal = sim: car-agent did not come online"
+	agent_stop
+	released "hal = sim"
 }
 
 # ==== Finding the chip: never by its number ====

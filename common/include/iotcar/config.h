@@ -85,6 +85,9 @@ struct iotcar_config_spec {
 	const char *const *defaults;
 	/* Optional: what --print-config adds at the end (examples). */
 	const char *print_trailer;
+	/* Optional: set to whether the settings came from the installed
+	 * /etc/iotcar/<program>.conf (no --config given). */
+	bool *read_installed;
 };
 
 /** Settings every program shares (SPEC §1). */
