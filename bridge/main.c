@@ -10,6 +10,7 @@
 
 #include "iotcar/log.h"
 #include "iotcar/loop.h"
+#include "iotcar/service.h"
 #include "iotcar/text.h"
 #include "proto.h"
 #include "server.h"
@@ -57,6 +58,7 @@ static int main_run(const struct bridge_settings *s, const char *token)
 	struct iotcar_loop *loop = iotcar_loop_new();
 	struct iotcar_mqtt_opts mo;
 	struct server *srv = NULL;
+	struct iotcar_service *svc = NULL;
 	char password[256];
 	char client_id[64];
 	char err[512];
@@ -80,11 +82,18 @@ static int main_run(const struct bridge_settings *s, const char *token)
 		log_error("%s", err);
 		goto out;
 	}
+	/* Under systemd: ready, and the loop's watchdog pings. */
+	svc = iotcar_service_start(loop);
+	if (!svc) {
+		log_error("cannot start the watchdog: %s", strerror(errno));
+		goto out;
+	}
 	if (iotcar_loop_run(loop))
 		log_error("event loop failed: %s", strerror(errno));
 	else
 		ret = 0;
 out:
+	iotcar_service_free(svc);
 	server_free(srv);
 	iotcar_loop_free(loop);
 	return ret;

@@ -349,6 +349,36 @@ class Message:
         return f"{self.topic} {self.text[:200]!r}{' (retained)' if self.retain else ''}"
 
 
+class NotifySocket:
+    """systemd's side of Type=notify and WatchdogSec=: a datagram socket,
+    and $NOTIFY_SOCKET and $WATCHDOG_USEC for the next process started
+    (call started() after starting it)."""
+
+    def __init__(self, env, watchdog_ms):
+        self.path = os.path.join(env.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        env.cleanups.append(self.sock.close)
+        os.environ["NOTIFY_SOCKET"] = self.path
+        os.environ["WATCHDOG_USEC"] = str(watchdog_ms * 1000)
+
+    def started(self):
+        del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+
+    def wait_for(self, text, timeout=DEADLINE_S):
+        """The monotonic time of the next datagram that has the line text."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.sock.settimeout(max(end - time.monotonic(), 0.01))
+            try:
+                data = self.sock.recv(4096).decode()
+            except socket.timeout:
+                break
+            if text in data.split("\n"):
+                return time.monotonic()
+        raise TestFailure(f"no {text} on the notify socket in {timeout} s")
+
+
 class Client:
     """An MQTT v5 client that records everything it receives, in order."""
 

@@ -9,8 +9,9 @@ import signal
 import subprocess
 import time
 
-from harness import (DEADLINE_S, SOURCE_DIR, Agent, Broker, check, event_is,
-                     main, need_tool, result_is, wait_state, wait_until)
+from harness import (DEADLINE_S, SOURCE_DIR, Agent, Broker, NotifySocket,
+                     check, event_is, main, need_tool, result_is, wait_state,
+                     wait_until)
 
 CAR = "iotcar/car1"
 
@@ -534,6 +535,22 @@ def test_runtime_failure_exits_1(env):
                          capture_output=True, text=True, timeout=DEADLINE_S)
     check(out.returncode == 1 and "--password-file" in out.stderr,
           f"{out.returncode} {out.stderr!r}")
+
+
+def test_systemd_ready_watchdog_stopping(env):
+    # As car-agent.service runs it: READY=1 once the car is up, WATCHDOG=1
+    # every quarter of WatchdogSec, STOPPING=1 on SIGTERM.
+    b = env.broker()
+    n = NotifySocket(env, 400)
+    a = env.agent(b, wait_online=False)
+    n.started()
+    n.wait_for("READY=1")
+    # Each ping within the watchdog's period, as systemd wants them.
+    for _ in range(4):
+        n.wait_for("WATCHDOG=1", timeout=0.4)
+    a.signal(signal.SIGTERM)
+    n.wait_for("STOPPING=1")
+    check(a.wait_exit() == 0, "exit 0")
 
 
 def test_journal_lines_carry_their_priority(env):

@@ -9,8 +9,9 @@ import socket
 import subprocess
 import time
 
-from harness import (DEADLINE_S, SOURCE_DIR, Tcp, check, free_port, main,
-                     need_tool, wait_state, wait_until, world)
+from harness import (DEADLINE_S, SOURCE_DIR, NotifySocket, Tcp, check,
+                     free_port, main, need_tool, wait_state, wait_until,
+                     world)
 
 CAR = "iotcar/car1"
 
@@ -486,6 +487,20 @@ def test_bridge_status_and_clean_exit(env):
     br2.kill()
     obs.wait_for("iotcar/bridge/bridge1/status", lambda m: m.text == "offline",
                  since=m, what="offline from the will")
+
+
+
+def test_systemd_ready_and_watchdog(env):
+    # As car-bridge.service runs it: READY=1 once it listens, then
+    # WATCHDOG=1 within every period of WatchdogSec.
+    b = env.broker()
+    n = NotifySocket(env, 400)
+    br = env.bridge(b, wait_online=False)
+    n.started()
+    n.wait_for("READY=1")
+    check(Tcp(br.port).ask("ping") == "OK pong", "listening when ready")
+    for _ in range(4):
+        n.wait_for("WATCHDOG=1", timeout=0.4)
 
 
 if __name__ == "__main__":
