@@ -355,6 +355,7 @@ class NotifySocket:
     (call started() after starting it)."""
 
     def __init__(self, env, watchdog_ms):
+        self.watchdog_s = watchdog_ms / 1000
         self.path = os.path.join(env.dir, "notify")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
@@ -364,6 +365,13 @@ class NotifySocket:
 
     def started(self):
         del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+
+    def ready_and_pinging(self, pings=4):
+        """READY=1, then each WATCHDOG=1 within the watchdog's period, as
+        systemd wants them."""
+        self.wait_for("READY=1")
+        for _ in range(pings):
+            self.wait_for("WATCHDOG=1", timeout=self.watchdog_s)
 
     def wait_for(self, text, timeout=DEADLINE_S):
         """The monotonic time of the next datagram that has the line text."""

@@ -544,10 +544,7 @@ def test_systemd_ready_watchdog_stopping(env):
     n = NotifySocket(env, 400)
     a = env.agent(b, wait_online=False)
     n.started()
-    n.wait_for("READY=1")
-    # Each ping within the watchdog's period, as systemd wants them.
-    for _ in range(4):
-        n.wait_for("WATCHDOG=1", timeout=0.4)
+    n.ready_and_pinging()
     a.signal(signal.SIGTERM)
     n.wait_for("STOPPING=1")
     check(a.wait_exit() == 0, "exit 0")
