@@ -489,7 +489,6 @@ def test_bridge_status_and_clean_exit(env):
                  since=m, what="offline from the will")
 
 
-
 def test_systemd_ready_and_watchdog(env):
     # As car-bridge.service runs it: READY=1 once it listens, then
     # WATCHDOG=1 within every period of WatchdogSec.
