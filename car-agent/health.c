@@ -10,10 +10,13 @@
 
 #include "iotcar/text.h"
 
-/* /proc/net/wireless: "wlan0: 0000   70.  -40.  -256 ..." (level in dBm). */
+/*
+ * /proc/self/net/wireless (the unit's ProcSubset=pid hides /proc/net):
+ * "wlan0: 0000   70.  -40.  -256 ..." (level in dBm).
+ */
 static void health_rssi(struct iotcar_telemetry *t)
 {
-	FILE *f = fopen("/proc/net/wireless", "re");
+	FILE *f = fopen("/proc/self/net/wireless", "re");
 	char line[256];
 
 	if (!f)

@@ -13,15 +13,18 @@
 #                                    gcc-aarch64-linux-gnu, the :arm64 -dev
 #                                    packages beside the host's (multiarch),
 #                                    qemu-user for its tests
-#   scripts/install-deps.sh --test --arm64  both
+#   scripts/install-deps.sh --package  also what scripts/package.sh needs
+#   scripts/install-deps.sh --test --arm64  more than one: all of them
 set -eu
 cd "$(dirname "$0")/.."
 test=
 arm64=
+package=
 for arg in "$@"; do
 	case $arg in
 	--test) test=1 ;;
 	--arm64) arm64=1 ;;
+	--package) package=1 ;;
 	*)
 		echo "usage: $0 [--test] [--arm64]" >&2
 		exit 2
@@ -57,6 +60,16 @@ if [ -n "$test" ]; then
 		make libelf1$t64 libssl3$t64 zlib1g"
 	# The browser tests: Debian's Chromium, driven by playwright-core.
 	packages="$packages chromium"
+fi
+# Packaging: debian/control's Build-Depends are the list above.
+# (systemd.pc: in systemd-dev since Debian 13.)
+if [ -n "$package" ]; then
+	packages="$packages debhelper dpkg-dev"
+	. /etc/os-release
+	case ${VERSION_CODENAME:-} in
+	bookworm) packages="$packages systemd" ;;
+	*) packages="$packages systemd-dev" ;;
+	esac
 fi
 if [ -n "$arm64" ]; then
 	packages="$packages gcc-aarch64-linux-gnu qemu-user python3

@@ -520,15 +520,15 @@ static int config_walk(const struct iotcar_config_spec *spec, int argc,
 }
 
 /*
- * Without --config: /etc/iotcar/<program>.conf when it exists (the
- * directory: $IOTCAR_CONFIG_DIR), as an installed service expects.
+ * Without --config: IOTCAR_CONFDIR/<program>.conf (/etc/iotcar) when it
+ * exists (the directory: $IOTCAR_CONFIG_DIR), as a service expects.
  */
 static const char *config_default_path(const struct iotcar_config_spec *spec,
 				       char *buf, size_t len)
 {
 	const char *dir = getenv("IOTCAR_CONFIG_DIR");
 
-	snprintf(buf, len, "%s/%s.conf", dir && *dir ? dir : "/etc/iotcar",
+	snprintf(buf, len, "%s/%s.conf", dir && *dir ? dir : IOTCAR_CONFDIR,
 		 spec->program);
 	return access(buf, F_OK) == 0 ? buf : NULL;
 }
@@ -715,8 +715,8 @@ void iotcar_config_print_help(const struct iotcar_config_spec *spec, FILE *out)
 		"INI file; each key is\n"
 		"                                 the option's name in "
 		"the section shown\n"
-		"                                 (default: "
-		"/etc/iotcar/%s.conf if it exists)\n"
+		"                                 (default: " IOTCAR_CONFDIR
+		"/%s.conf if it exists)\n"
 		"      --print-config             print the settings as "
 		"such a file and exit\n",
 		spec->program);

@@ -9,8 +9,8 @@
 # shared library they load (ldd) and the dynamic loader; the kernel
 # modules of KERNEL-DIR (kernel.sh); init.sh as /init with checks.sh; the
 # README's [gpio] example as /etc/iotcar/car-agent.conf, where the unit
-# reads it; the udev rule and the systemd unit of car-agent/ in /etc, and
-# car-agent where the unit runs it too (/usr/local/bin); and the sanitizer
+# reads it; the udev rule and the build's systemd unit (its paths filled
+# in) in /etc, and car-agent where the unit runs it too; and the sanitizer
 # options of the environment ($ASAN_OPTIONS ...), their suppression files
 # copied in.
 set -eu
@@ -50,10 +50,14 @@ for b in mosquitto mosquitto_pub mosquitto_sub gpioset; do
 done
 
 cp "$kdir"/*.ko "$kdir/load-order" "$root/lib/modules/"
-cp "$src/car-agent/60-iotcar-gpio.rules" "$src/car-agent/car-agent.service" \
+cp "$src/car-agent/60-iotcar-gpio.rules" "$(dirname "$3")/car-agent.service" \
 	"$root/etc/"
-mkdir -p "$root/usr/local/bin"
-ln -s /usr/bin/car-agent "$root/usr/local/bin/car-agent"
+# car-agent where the unit runs it (the build's prefix).
+bin=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$root/etc/car-agent.service")
+if [ "$bin" != /usr/bin/car-agent ]; then
+	mkdir -p "$root$(dirname "$bin")"
+	ln -s /usr/bin/car-agent "$root$bin"
+fi
 cp "$here/init.sh" "$root/init"
 cp "$here/checks.sh" "$root/checks.sh"
 chmod 755 "$root/init"
