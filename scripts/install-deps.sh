@@ -8,7 +8,8 @@
 # so a second run costs nothing.
 #
 #   scripts/install-deps.sh          to build and run (the demo)
-#   scripts/install-deps.sh --test   also what the tests and checks need
+#   scripts/install-deps.sh --test   also what the tests and checks need,
+#                                    --package's too
 #   scripts/install-deps.sh --arm64  the arm64 cross build (preset arm64):
 #                                    gcc-aarch64-linux-gnu, the :arm64 -dev
 #                                    packages beside the host's (multiarch),
@@ -60,11 +61,14 @@ if [ -n "$test" ]; then
 		make libelf1$t64 libssl3$t64 zlib1g"
 	# The browser tests: Debian's Chromium, driven by playwright-core.
 	packages="$packages chromium"
+	# The system test: the packages (below) in a debootstrap root.
+	packages="$packages debootstrap"
+	package=1
 fi
 # Packaging: debian/control's Build-Depends are the list above.
 # (systemd.pc: in systemd-dev since Debian 13.)
 if [ -n "$package" ]; then
-	packages="$packages debhelper dpkg-dev"
+	packages="$packages build-essential debhelper dpkg-dev"
 	. /etc/os-release
 	case ${VERSION_CODENAME:-} in
 	bookworm) packages="$packages systemd" ;;
