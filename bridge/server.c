@@ -205,9 +205,9 @@ static void server_after_send(struct server *srv, struct client *c, int ret)
 	if (c->fd < 0)
 		return;
 	if (ret == -ENOBUFS) {
-		log_warning("%s: dropped: does not read its replies (%zu bytes "
-			    "waiting)",
-			    c->peer, c->out_len);
+		log_warning_limited("%s: dropped: does not read its replies "
+				    "(%zu bytes waiting)",
+				    c->peer, c->out_len);
 		server_kill(srv, c);
 		return;
 	}

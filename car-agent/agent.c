@@ -144,8 +144,8 @@ static void agent_send(const struct agent *a, const struct iotcar_mqtt_pub *p,
 	pub.len = (size_t)len;
 	ret = iotcar_mqtt_send(a->mqtt, &pub);
 	if (ret && ret != -ENOTCONN && ret != -ENOBUFS)
-		log_warning("publish to %s failed: %s", p->topic,
-			    strerror(-ret));
+		log_warning_limited("publish to %s failed: %s", p->topic,
+				    strerror(-ret));
 }
 
 static void agent_publish(struct agent *a, enum iotcar_topic_kind kind,

@@ -10,6 +10,7 @@
 #include "iotcar/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "iotcar/loop.h"
 
 static const char *log_prog = "iotcar";
 static enum iotcar_log_level log_threshold = IOTCAR_LOG_INFO;
@@ -132,4 +135,33 @@ void iotcar_log_burst_tick(struct iotcar_log_burst *b, uint64_t count,
 			    (long long)(now_ms - b->start_ms));
 	}
 	b->last = count;
+}
+
+static pthread_mutex_t log_limit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool iotcar_log_limit_at(struct iotcar_log_limit *l, int64_t now_ms,
+			 uint64_t *suppressed)
+{
+	bool pass;
+
+	pthread_mutex_lock(&log_limit_lock);
+	if (l->printed == 0 || now_ms - l->window_ms >= IOTCAR_LOG_LIMIT_MS) {
+		l->window_ms = now_ms;
+		l->printed = 0;
+	}
+	pass = l->printed < IOTCAR_LOG_LIMIT_BURST;
+	if (pass) {
+		l->printed++;
+		*suppressed = l->suppressed;
+		l->suppressed = 0;
+	} else {
+		l->suppressed++;
+	}
+	pthread_mutex_unlock(&log_limit_lock);
+	return pass;
+}
+
+bool iotcar_log_limit_pass(struct iotcar_log_limit *l, uint64_t *suppressed)
+{
+	return iotcar_log_limit_at(l, iotcar_clock_ms(), suppressed);
 }

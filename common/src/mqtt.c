@@ -370,7 +370,7 @@ static void mqtt_lost(struct iotcar_mqtt *m, const char *reason, int code)
 {
 	m->connected = false;
 	mqtt_window_reset(&m->window, 0);
-	log_warning("mqtt: lost %s: %s", m->uri, reason);
+	log_warning_limited("mqtt: lost %s: %s", m->uri, reason);
 	/* Another client took our client id: coming straight back would
 	 * only push it off in turn, and it us. */
 	if (code == IOTCAR_MQTT_SESSION_TAKEN_OVER)

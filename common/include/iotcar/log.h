@@ -65,9 +65,44 @@ struct iotcar_log_burst {
 void iotcar_log_burst_tick(struct iotcar_log_burst *b, uint64_t count,
 			   int64_t now_ms);
 
+/*
+ * A warning that may come again and again (a broker that flaps, slow
+ * clients dropped one after another): at most IOTCAR_LOG_LIMIT_BURST lines
+ * per call site in IOTCAR_LOG_LIMIT_MS; the next line that is written says
+ * how many were not. Any thread.
+ */
+#define IOTCAR_LOG_LIMIT_BURST 5
+#define IOTCAR_LOG_LIMIT_MS 10000
+struct iotcar_log_limit {
+	int64_t window_ms;
+	unsigned printed;
+	uint64_t suppressed;
+};
+/**
+ * @brief Whether a line may be written at @p now_ms (monotonic); when it
+ * may, @p *suppressed is how many were not since the last one written.
+ */
+bool iotcar_log_limit_at(struct iotcar_log_limit *l, int64_t now_ms,
+			 uint64_t *suppressed);
+/** @brief iotcar_log_limit_at() now. */
+bool iotcar_log_limit_pass(struct iotcar_log_limit *l, uint64_t *suppressed);
+
 #define log_error(...) iotcar_log(IOTCAR_LOG_ERROR, __VA_ARGS__)
 #define log_warning(...) iotcar_log(IOTCAR_LOG_WARNING, __VA_ARGS__)
 #define log_info(...) iotcar_log(IOTCAR_LOG_INFO, __VA_ARGS__)
 #define log_debug(...) iotcar_log(IOTCAR_LOG_DEBUG, __VA_ARGS__)
+/* log_warning(), rate-limited per call site (struct iotcar_log_limit). */
+#define log_warning_limited(fmt, ...)                                          \
+	do {                                                                   \
+		static struct iotcar_log_limit limit_;                         \
+		uint64_t more_;                                                \
+		if (!iotcar_log_limit_pass(&limit_, &more_))                   \
+			break;                                                 \
+		if (more_)                                                     \
+			log_warning(fmt " (%llu more like it not logged)",     \
+				    __VA_ARGS__, (unsigned long long)more_);   \
+		else                                                           \
+			log_warning(fmt, __VA_ARGS__);                         \
+	} while (0)
 
 #endif
