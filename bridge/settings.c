@@ -211,8 +211,7 @@ static struct iotcar_config_spec settings_spec(struct bridge_settings *s,
 		.program = "car-bridge",
 		.usage = "[OPTION]...",
 		.summary = "The iotcar socket bridge: plain TCP and UDP text "
-			   "clients drive the cars through MQTT; see "
-			   "README.md.",
+			   "clients drive the cars through MQTT.",
 		.groups = g,
 		.ngroups = 2,
 		.no_operands = true,

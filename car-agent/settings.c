@@ -303,7 +303,7 @@ static struct iotcar_config_spec settings_spec(struct agent_settings *s,
 		.program = "car-agent",
 		.usage = "[OPTION]...",
 		.summary = "The iotcar car agent: drives the car from MQTT "
-			   "commands and publishes its state; see README.md.",
+			   "commands and publishes its state.",
 		.groups = g,
 		.ngroups = 2,
 		.no_operands = true,

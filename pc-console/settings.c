@@ -120,7 +120,7 @@ static struct iotcar_config_spec settings_spec(struct console_settings *s,
 			"space, E, +/-, Tab, ?, Q). Commands for scripts:\n"
 			"  drive TEXT...     forward [SPEED] [MS], backward, "
 			"left, right, drive T S [MS],\n"
-			"                    stop (SPEC §4); exit 0 only when "
+			"                    stop; exit 0 only when "
 			"the car confirmed\n"
 			"  stop              stop now\n"
 			"  estop on|off      latch or release the e-stop\n"

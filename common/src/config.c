@@ -704,8 +704,8 @@ static void config_help_line(const struct iotcar_config_spec *spec,
 
 void iotcar_config_print_help(const struct iotcar_config_spec *spec, FILE *out)
 {
-	fprintf(out, "Usage: %s %s\n%s\n\n", spec->program, spec->usage,
-		spec->summary);
+	fprintf(out, "Usage: %s %s\n%s\n\nOptions:\n", spec->program,
+		spec->usage, spec->summary);
 	fprintf(out,
 		"  -h, --help                     show this help and "
 		"exit\n"

@@ -39,7 +39,7 @@ more_ups() {
 		grep 'link up: ' | tail -n 1 | grep -q "link up: $2 online"
 }
 
-step "booted: $(uname -r), $(systemd --version | head -n 1)"
+step "booted: $(uname -r), $(systemctl --version | head -n 1)"
 wait_until 60 systemctl is-active mosquitto || fail "mosquitto did not start"
 
 # ---- apt installs the packages; the services start ----
