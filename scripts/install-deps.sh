@@ -59,8 +59,9 @@ if [ -n "$test" ]; then
 	# to build gpio-sim.ko.
 	packages="$packages qemu-system-x86 busybox-static cpio xz-utils zstd
 		make libelf1$t64 libssl3$t64 zlib1g"
-	# The browser tests: Debian's Chromium, driven by playwright-core.
-	packages="$packages chromium"
+	# The browser tests: Debian's Chromium, driven by playwright-core;
+	# nginx in front of the production broker's dashboard.
+	packages="$packages chromium nginx"
 	# The system test: the packages (below) in a debootstrap root.
 	packages="$packages debootstrap"
 	package=1

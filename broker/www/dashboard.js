@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * dashboard.js: the web dashboard's logic. MQTT.js (the global `mqtt`)
- * connects back to the Mosquitto websockets listener that served the page.
+ * connects back to where the page came from, at /mqtt: Mosquitto's own
+ * websockets listener (the demo), or nginx passing wss:// on to it (the
+ * production setup, broker/nginx-iotcar.conf); it logs in when the broker
+ * asks.
  *
  * Driving follows the console's rule: while a finger, the mouse or a key
  * holds a direction, the setpoint is sent on `set` at 20 Hz with a short
@@ -29,10 +32,7 @@ const $ = (id) => document.getElementById(id);
 $('car').textContent = car;
 document.title = `iotcar ${car}`;
 
-const client = mqtt.connect(
-  `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`,
-  { clean: true, reconnectPeriod: 1000, connectTimeout: 5000 });
-
+let client = null;
 let state = null;
 let link = null; // the newest link ping heard, with the time it came
 
@@ -42,17 +42,71 @@ function badge(el, on, text) {
   el.classList.toggle('off', !on);
 }
 
-client.on('connect', () => {
-  badge($('link'), true, 'broker');
-  client.subscribe([`${base}/status`, `${base}/state`, `${base}/event`],
-    { qos: 1 });
-  client.subscribe(`${base}/link`, { qos: 0 });
+/*
+ * Logging in. The page first connects with the user name and password it
+ * kept (for this tab in sessionStorage, or in localStorage when the user
+ * ticked "remember"), or with none: the demo's broker lets anyone in. A
+ * broker that refuses the login (MQTT 3.1.1 return code 4 or 5, MQTT 5
+ * reason 134 or 135) gets the login form, with why, instead of retries.
+ */
+const KEY = 'iotcar-login';
+const REFUSED = new Set([4, 5, 134, 135]);
+
+function savedLogin() {
+  const text = sessionStorage.getItem(KEY) || localStorage.getItem(KEY);
+  try { return text ? JSON.parse(text) : null; } catch (e) { return null; }
+}
+
+function showLogin(message) {
+  $('login').hidden = false;
+  $('login-error').textContent = message;
+  $('user').focus();
+}
+
+function connect(login) {
+  if (client) client.end(true);
+  const options = { clean: true, reconnectPeriod: 1000, connectTimeout: 5000 };
+  if (login) Object.assign(options, { username: login.user, password: login.password });
+  client = mqtt.connect(
+    `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/mqtt`, options);
+  client.on('connect', () => {
+    $('login').hidden = true;
+    if (login) {
+      const text = JSON.stringify(login);
+      sessionStorage.setItem(KEY, text);
+      if (login.remember) localStorage.setItem(KEY, text);
+      else localStorage.removeItem(KEY);
+    }
+    badge($('link'), true, login ? login.user : 'broker');
+    client.subscribe([`${base}/status`, `${base}/state`, `${base}/event`],
+      { qos: 1 });
+    client.subscribe(`${base}/link`, { qos: 0 });
+  });
+  client.on('error', (err) => {
+    if (!REFUSED.has(err.code)) return;
+    client.end(true);
+    sessionStorage.removeItem(KEY);
+    localStorage.removeItem(KEY);
+    badge($('link'), false, 'logged out');
+    showLogin(login
+      ? `The broker refused ${login.user}: wrong user name or password, or not allowed.`
+      : 'This broker wants a user name and password.');
+  });
+  client.on('close', () => {
+    if ($('login').hidden) badge($('link'), false, 'no broker');
+    setOnline(false);
+  });
+  client.on('message', onMessage);
+}
+
+$('login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  $('login-error').textContent = '';
+  connect({ user: $('user').value, password: $('password').value,
+    remember: $('remember').checked });
 });
-client.on('close', () => {
-  badge($('link'), false, 'no broker');
-  setOnline(false);
-});
-client.on('message', (topic, payload) => {
+
+function onMessage(topic, payload) {
   const text = payload.toString();
   if (topic === `${base}/status`) {
     setOnline(text === 'online');
@@ -63,7 +117,7 @@ client.on('message', (topic, payload) => {
   } else if (topic === `${base}/link` && /^[1-9][0-9]{0,9}$/.test(text)) {
     link = { n: Number(text), at: Date.now() };
   }
-});
+}
 
 function setOnline(on) {
   badge($('status'), on, on ? 'online' : 'offline');
@@ -105,7 +159,7 @@ let setpoint = null; // {throttle, steer} while held, else null
 let timer = null;
 
 function send() {
-  if (!setpoint || !client.connected) return;
+  if (!setpoint || !client || !client.connected) return;
   const cmd = {
     throttle: setpoint.throttle, steer: setpoint.steer, ttl_ms: TTL_MS,
   };
@@ -128,7 +182,7 @@ function release() {
   knob(0, 0);
   document.querySelectorAll('#buttons .held')
     .forEach((b) => b.classList.remove('held'));
-  if (was && client.connected) {
+  if (was && client && client.connected) {
     client.publish(`${base}/set/drive`, 'stop', { qos: 1 });
   }
 }
@@ -225,3 +279,5 @@ $('estop').addEventListener('click', () => {
   const off = state && state.estop_latch ? `OFF ${state.estop_latch}` : 'OFF';
   client.publish(`${base}/set/estop`, on ? 'ON' : off, { qos: 1 });
 });
+
+connect(savedLogin());

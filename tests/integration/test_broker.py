@@ -14,11 +14,12 @@ from harness import (DEADLINE_S, SOURCE_DIR, Agent, Broker, check, free_port,
                      main, need_tool, wait_state, wait_until)
 
 BROKER_DIR = os.path.join(SOURCE_DIR, "broker")
-PASSWORDS = {"car1": "pw-car1", "car2": "pw-car2", "op": "pw-op"}
+PASSWORDS = {"car1": "pw-car1", "car2": "pw-car2", "op": "pw-op",
+             "alice": "pw-alice"}
 
 
 def rewrite(text, old, new):
-    check(old in text, f"broker/mosquitto.conf no longer has {old!r}")
+    check(old in text, f"the broker/ config no longer has {old!r}")
     return text.replace(old, new)
 
 
@@ -34,19 +35,23 @@ def production_broker(env):
     subprocess.run([os.path.join(scripts, "make-certs"), "-d",
                     os.path.join(etc, "certs"), "server"],
                    check=True, capture_output=True, timeout=60)
-    for name, kind in (("car1", "car"), ("car2", "car"), ("op", "operator")):
+    for name, kind in (("car1", "car"), ("car2", "car"), ("op", "operator"),
+                       ("alice", "operator")):
         subprocess.run([os.path.join(scripts, "iotcar-user"), "-d", etc, kind,
                         name], check=True, capture_output=True, timeout=60,
                        env={**os.environ, "IOTCAR_PASSWORD": PASSWORDS[name]})
     with open(os.path.join(BROKER_DIR, "mosquitto.conf")) as f:
         conf = f.read()
-    ports = {"plain": free_port(), "tls": free_port(), "ws": free_port()}
+    ports = {"plain": free_port(), "tls": free_port(), "ws": free_port(),
+             "ws_local": free_port()}
     conf = rewrite(conf, "/etc/mosquitto/iotcar", etc)
     conf = rewrite(conf, "listener 1883 127.0.0.1",
                    f"listener {ports['plain']} 127.0.0.1")
     conf = rewrite(conf, "listener 8883\n",
                    f"listener {ports['tls']} 127.0.0.1\n")
     conf = rewrite(conf, "listener 9001\n", f"listener {ports['ws']} 127.0.0.1\n")
+    conf = rewrite(conf, "listener 9002 127.0.0.1",
+                   f"listener {ports['ws_local']} 127.0.0.1")
     b = Broker(env, port=ports["plain"], conf=conf)
     b.start(ports=list(ports.values()))
     env.brokers.append(b)
@@ -114,13 +119,18 @@ def test_anonymous_and_wrong_password_refused(env):
     check(rc != 0, "an anonymous client got in")
     rc = try_connect(b.ports["plain"], "op", "wrong")
     check(rc != 0, "a wrong password got in")
-    rc = try_connect(b.ports["ws"], transport="websockets")
+    wss = {"ca_certs": b.ca}
+    rc = try_connect(b.ports["ws"], tls=wss, transport="websockets")
     check(rc != 0, "an anonymous websockets client got in")
     check(try_connect(b.ports["plain"], "op", PASSWORDS["op"]) == 0,
           "the operator was refused")
-    check(try_connect(b.ports["ws"], "op", PASSWORDS["op"],
+    check(try_connect(b.ports["ws"], "op", PASSWORDS["op"], tls=wss,
                       transport="websockets") == 0,
-          "the operator was refused on websockets")
+          "the operator was refused on wss")
+    # No plain ws:// (a password in clear text) on the websockets port.
+    rc = try_connect(b.ports["ws"], "op", PASSWORDS["op"],
+                     transport="websockets")
+    check(rc != 0, "the websockets port took a login without TLS")
 
 
 def test_car_cannot_touch_another_car(env):

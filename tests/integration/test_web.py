@@ -10,8 +10,9 @@ import select
 import subprocess
 import time
 
-from harness import (DEADLINE_S, SOURCE_DIR, Broker, check, event_is,
+from harness import (DEADLINE_S, SOURCE_DIR, Agent, Broker, check, event_is,
                      free_port, main, need_tool, wait_state, wait_until)
+from test_broker import PASSWORDS, production_broker, rewrite
 
 CAR = "iotcar/car1"
 WWW = os.path.join(SOURCE_DIR, "broker", "www")
@@ -209,6 +210,87 @@ def test_speed_limit_and_estop(env):
     wait_state(c, since=m, estop="OFF")
     web("wait_text", selector="#estop", text="E-STOP")
     no_page_errors(web)
+
+
+def nginx(env, b):
+    """broker/nginx-iotcar.conf on a free port, in front of b's loopback
+    websockets listener, with b's certificates and this tree's page."""
+    exe = need_tool("nginx")
+    with open(os.path.join(SOURCE_DIR, "broker", "nginx-iotcar.conf")) as f:
+        site = f.read()
+    port = free_port()
+    site = rewrite(site, "listen 8443 ssl;", f"listen 127.0.0.1:{port} ssl;")
+    site = rewrite(site, "listen [::]:8443 ssl;\n", "")
+    site = rewrite(site, "/etc/mosquitto/iotcar", b.etc)
+    site = rewrite(site, "root /usr/share/iotcar/www;", f"root {WWW};")
+    site = rewrite(site, "http://127.0.0.1:9002",
+                   f"http://127.0.0.1:{b.ports['ws_local']}")
+    conf = os.path.join(env.dir, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"pid {env.dir}/nginx.pid;\n"
+                f"error_log {env.dir}/nginx-error.log;\n"
+                "events {}\n"
+                "http {\n"
+                "include /etc/nginx/mime.types;\n"
+                "access_log off;\n"
+                f"client_body_temp_path {env.dir}/nginx-body;\n"
+                f"proxy_temp_path {env.dir}/nginx-proxy;\n"
+                f"{site}}}\n")
+    proc = subprocess.Popen([exe, "-c", conf, "-p", env.dir, "-g",
+                             "daemon off;"], stderr=subprocess.STDOUT,
+                            stdout=open(os.path.join(env.dir, "nginx.log"), "w"))
+
+    def stop():
+        proc.terminate()
+        proc.wait(timeout=10)
+    env.cleanups.append(stop)
+    wait_until(lambda: Broker._accepts(port) or proc.poll() is not None,
+               f"nginx to listen on {port}")
+    check(proc.poll() is None, f"nginx exited with {proc.returncode}")
+    return port
+
+
+def test_production_dashboard_logs_in_over_tls(env):
+    """broker/mosquitto.conf and nginx-iotcar.conf as installed: the page
+    over https and MQTT over wss on the same port, a refused login, an
+    accepted one, then driving and the e-stop as an operator."""
+    b = production_broker(env)
+    https = nginx(env, b)
+    pw = os.path.join(env.dir, "car1.pw")
+    with open(pw, "w") as f:
+        f.write(PASSWORDS["car1"] + "\n")
+    a = Agent(env, b, "car1", ["--username", "car1", "--password-file", pw])
+    env.agents.append(a)
+    a.start()
+    c = env.client(b.ports["plain"], username="op", password=PASSWORDS["op"])
+    c.subscribe(f"{CAR}/#")
+    c.wait_for(f"{CAR}/status", lambda x: x.text == "online")
+    web = Browser(env)
+    web("open", url=f"https://127.0.0.1:{https}/", insecure=True)
+    check(web("eval", js="location.protocol")["value"] == "https:", "not https")
+    web("wait_text", selector="#login-error", text="wants a user name")
+    web("fill", selector="#user", value="alice")
+    web("fill", selector="#password", value="wrong")
+    web("click", selector="#login-button")
+    web("wait_text", selector="#login-error", text="refused alice")
+    web("fill", selector="#password", value=PASSWORDS["alice"])
+    web("click", selector="#login-button")
+    web("wait_text", selector="#status", text="online")
+    web("wait_text", selector="#link", text="alice")
+    check(web("eval", js="document.getElementById('login').hidden")["value"],
+          "the login form is still shown")
+    kept = web("eval", js="[sessionStorage.getItem('iotcar-login') !== null, "
+               "localStorage.getItem('iotcar-login') === null]")["value"]
+    check(kept == [True, True], f"not kept for the session only: {kept}")
+    m = c.mark()
+    web("down", selector="#forward")
+    wait_state(c, since=m, mode="driving")
+    web("up")
+    wait_state(c, since=c.mark(), mode="idle")
+    m = c.mark()
+    web("click", selector="#estop")
+    wait_state(c, since=m, estop="ON", mode="estop")
+    a.wait_outputs(0, 0)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,11 @@
  * {"ok":false,"error":"..."}, so the Python tests keep their own broker,
  * car agent and MQTT observer and use the browser like a hand.
  *
- *   {"cmd":"open","url":"...","width":390,"height":844}
+ *   {"cmd":"open","url":"...","width":390,"height":844,"insecure":true}
+ *                                                 (insecure: trust any TLS
+ *                                                 certificate, the test CA's)
+ *   {"cmd":"fill","selector":"#user","value":"alice"}
+ *   {"cmd":"check","selector":"#remember"}
  *   {"cmd":"text","selector":"#status"}          -> {"text":"online"}
  *   {"cmd":"wait_text","selector":"#status","text":"online"}
  *   {"cmd":"down","selector":"#forward"}          pointer down at its centre
@@ -46,6 +50,7 @@ const commands = {
     const ctx = await browser.newContext({
       viewport: { width: c.width || 390, height: c.height || 844 },
       hasTouch: true,
+      ignoreHTTPSErrors: Boolean(c.insecure),
     });
     page = await ctx.newPage();
     page.on('pageerror', (e) => errors.push(String(e)));
@@ -84,6 +89,14 @@ const commands = {
   async key(c) {
     if (c.action === 'down') await page.keyboard.down(c.key);
     else await page.keyboard.up(c.key);
+    return {};
+  },
+  async fill(c) {
+    await page.locator(c.selector).fill(c.value);
+    return {};
+  },
+  async check(c) {
+    await page.locator(c.selector).check();
     return {};
   },
   async click(c) {
