@@ -10,12 +10,12 @@ import urllib.request
 
 import paho.mqtt.client as mqtt
 
-from harness import (DEADLINE_S, SOURCE_DIR, Agent, Broker, check, free_port,
-                     main, need_tool, wait_state, wait_until)
+from harness import (DEADLINE_S, SOURCE_DIR, Agent, Bridge, Broker, Tcp, check,
+                     free_port, main, need_tool, wait_state, wait_until)
 
 BROKER_DIR = os.path.join(SOURCE_DIR, "broker")
 PASSWORDS = {"car1": "pw-car1", "car2": "pw-car2", "op": "pw-op",
-             "alice": "pw-alice"}
+             "alice": "pw-alice", "bridge1": "pw-bridge1"}
 
 
 def rewrite(text, old, new):
@@ -36,7 +36,7 @@ def production_broker(env):
                     os.path.join(etc, "certs"), "server"],
                    check=True, capture_output=True, timeout=60)
     for name, kind in (("car1", "car"), ("car2", "car"), ("op", "operator"),
-                       ("alice", "operator")):
+                       ("alice", "operator"), ("bridge1", "bridge")):
         subprocess.run([os.path.join(scripts, "iotcar-user"), "-d", etc, kind,
                         name], check=True, capture_output=True, timeout=60,
                        env={**os.environ, "IOTCAR_PASSWORD": PASSWORDS[name]})
@@ -209,6 +209,125 @@ def test_agent_over_tls_with_password_file(env):
     wait_until(lambda: len(op.received("iotcar/car1/telemetry", since=n)) >= 10,
                "ten telemetry messages", timeout=30)
     check("warning" not in a.log(), f"the agent complained:\n{a.log()}")
+
+
+def test_shared_with_home_assistant_and_others(env):
+    """A broker that already serves Home Assistant and zigbee2mqtt, with
+    broker/iotcar-shared.conf included and broker/acl appended to its ACL,
+    and iotcar's users made by iotcar-user: each keeps its own rights."""
+    need_tool("mosquitto_passwd")
+    os.chmod(env.dir, 0o755)
+    etc = os.path.join(env.dir, "shared")
+    os.makedirs(os.path.join(etc, "conf.d"))
+    passwd, acl = os.path.join(etc, "passwd"), os.path.join(etc, "acl")
+    # What was there: Home Assistant's own user, with every right, and
+    # zigbee2mqtt's, with its own topics.
+    for user in ("homeassistant", "z2m"):
+        args = ["mosquitto_passwd", "-b", passwd, user, "pw-" + user]
+        if not os.path.exists(passwd):
+            args.insert(1, "-c")
+        subprocess.run(args, check=True, capture_output=True, timeout=30)
+    with open(acl, "w") as f:
+        f.write("user homeassistant\ntopic readwrite #\n\n"
+                "user z2m\ntopic readwrite zigbee2mqtt/#\n\n")
+    # iotcar added: its ACL lines appended, its users with their roles.
+    with open(os.path.join(BROKER_DIR, "acl")) as f, open(acl, "a") as out:
+        out.write(f.read())
+    for name, role in (("car1", "car"), ("ha", "homeassistant")):
+        subprocess.run([os.path.join(BROKER_DIR, "scripts", "iotcar-user"),
+                        "-d", etc, role, name], check=True, capture_output=True,
+                       timeout=60, env={**os.environ, "IOTCAR_PASSWORD": "pw-" + name})
+    with open(os.path.join(BROKER_DIR, "iotcar-shared.conf")) as f:
+        shared = f.read()
+    keys = [line.split()[0] for line in shared.splitlines()
+            if line.strip() and not line.startswith("#")]
+    check(keys == ["set_tcp_nodelay"],
+          f"iotcar-shared.conf sets more than set_tcp_nodelay: {keys}")
+    with open(os.path.join(etc, "conf.d", "iotcar.conf"), "w") as f:
+        f.write(shared)
+    for name in os.listdir(etc):
+        os.chmod(os.path.join(etc, name), 0o755 if name == "conf.d" else 0o644)
+    port = free_port()
+    b = Broker(env, port=port, conf=(
+        f"listener {port} 127.0.0.1\n"
+        "allow_anonymous false\n"
+        f"password_file {passwd}\n"
+        f"acl_file {acl}\n"
+        "persistence false\n"
+        f"include_dir {etc}/conf.d\n")).start()
+    env.brokers.append(b)
+    pw = os.path.join(env.dir, "car1.pw")
+    with open(pw, "w") as f:
+        f.write("pw-car1\n")
+    a = Agent(env, b, "car1", ["--username", "car1", "--password-file", pw])
+    env.agents.append(a)
+    hass = env.client(port, username="homeassistant", password="pw-homeassistant")
+    hass.subscribe("#")
+    ha = env.client(port, username="ha", password="pw-ha")
+    ha.subscribe("homeassistant/#")
+    ha.subscribe("iotcar/car1/#")
+    a.start()
+    ha.wait_for("iotcar/car1/status", lambda m: m.text == "online")
+    ha.wait_for("homeassistant/device/iotcar_car1/config",
+                what="car1's discovery config, read by the ha role")
+    # The ha role drives the car and says Home Assistant is online.
+    m = ha.mark()
+    ha.publish("homeassistant/status", "online", qos=1)
+    ha.publish("iotcar/car1/set/drive", "forward 30 1000", qos=1)
+    wait_state(ha, since=m, mode="driving")
+    a.wait_outputs(30, 30)
+    # Nobody reaches beyond their own: z2m into iotcar, ha and car1 into
+    # zigbee2mqtt; z2m's own topics still work.
+    z2m = env.client(port, username="z2m", password="pw-z2m")
+    m = hass.mark()
+    z2m.publish("iotcar/car1/set/drive", "forward 100", qos=1)
+    ha.publish("zigbee2mqtt/lamp/set", "ON", qos=1)
+    probe = env.client(port, username="car1", password="pw-car1",
+                       client_id="car1-probe")
+    probe.publish("zigbee2mqtt/lamp/set", "ON", qos=1)
+    z2m.publish("zigbee2mqtt/bridge/state", "online", qos=1)
+    hass.wait_for("zigbee2mqtt/bridge/state", since=m)
+    got = sorted({x.topic for x in hass.received(since=m)
+                  if x.topic.startswith(("zigbee2mqtt/", "iotcar/car1/set"))})
+    check(got == ["zigbee2mqtt/bridge/state"], f"rights crossed: {got}")
+
+
+def password_file(env, user):
+    path = os.path.join(env.dir, f"{user}.pw")
+    with open(path, "w") as f:
+        f.write(PASSWORDS[user] + "\n")
+    return path
+
+
+def test_roles_under_the_production_acl(env):
+    """iotcar-user's roles: an operator sends commands but cannot pose as
+    a car; the bridge role runs a car-bridge that drives car1."""
+    b = production_broker(env)
+    port = b.ports["plain"]
+    a = Agent(env, b, "car1", ["--username", "car1", "--password-file",
+                               password_file(env, "car1")])
+    env.agents.append(a)
+    op = env.client(port, username="op", password=PASSWORDS["op"])
+    op.subscribe("iotcar/#")
+    a.start()
+    op.wait_for("iotcar/car1/status", lambda m: m.text == "online")
+    m = op.mark()
+    op.publish("iotcar/car1/state", '{"mode":"fake"}', qos=1)
+    op.publish("iotcar/car1/status", "offline", qos=1)
+    op.publish("iotcar/car1/get", "", qos=1)
+    op.wait_for("iotcar/car1/get", since=m)
+    posed = [(x.topic, x.text) for x in op.received(since=m)
+             if x.topic == "iotcar/car1/status" or "fake" in x.text]
+    check(not posed, f"the operator posed as car1: {posed}")
+    br = Bridge(env, b, ["--username", "bridge1", "--password-file",
+                         password_file(env, "bridge1"), "--id", "bridge1"])
+    env.agents.append(br)
+    br.start()
+    op.wait_for("iotcar/bridge/bridge1/status", lambda x: x.text == "online")
+    t = Tcp(br.port)
+    reply = t.ask("forward 30 1000")
+    check(reply.startswith("OK"), f"the bridge role: forward -> {reply}")
+    a.wait_outputs(30, 30)
 
 
 def test_removed_user_is_refused_after_reload(env):
