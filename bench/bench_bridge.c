@@ -10,7 +10,7 @@
  *     result is in (lockstep). The Response Topic, not an id, pairs them:
  *     with an id the car would also publish the result on its result
  *     topic, one publish more per command, and the floor would be lower
- *     (by about a fifth at 16 clients on the machine of the README).
+ *     (by about a fifth at 16 clients on the machine of docs/benchmarks.md).
  * (b) The same commands through the bridge: a TCP client sends
  *     "drive <t> 0 60000\n" and waits for its "OK" line, which the bridge
  *     sends when the car's result says ok.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * bench_link.c: bench-agent --link, what the car's link layer costs and
- * gives (README, "Faults"). The car agent runs in a network namespace of
+ * gives (docs/faults.md). The car agent runs in a network namespace of
  * its own, the broker (and this benchmark) in another, a router between
  * them; a silent partition is a pair of blackhole routes in the router.
  * Each round drives the car (a command that lives a minute, so only the

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * frame.c: stream framing of SPEC §5; see frame.h. The buffer never grows
+ * frame.c: stream framing of protocol §5; see frame.h. The buffer never grows
  * past max + 1 bytes, whatever a client sends.
  */
 #include "frame.h"

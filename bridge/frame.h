@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * frame.h: cutting a TCP byte stream into messages (SPEC §5). A '\n' ends a
+ * frame.h: cutting a TCP byte stream into messages (protocol §5). A '\n' ends a
  * message and a '\r' before it is dropped. Beginner clients send one word
  * per sendall() and no newline at all: until a connection has sent its
  * first '\n', the bytes left once its socket is drained are one message —

@@ -337,7 +337,8 @@ static int proto_json_drive(const cJSON *o, const char *cmd,
 			steer = !strcmp(cmd, "left") ? -speed : speed;
 	}
 	req->cmd = PROTO_DRIVE;
-	req->drive = (struct iotcar_drive){throttle, steer, ms};
+	req->drive = (struct iotcar_drive){
+		.throttle = throttle, .steer = steer, .ttl_ms = ms};
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * proto.h: the bridge's text protocol (SPEC §5). One message in — a text
+ * proto.h: the bridge's text protocol (protocol §5). One message in — a text
  * command such as "forward 60" or a JSON line such as
  * {"cmd":"drive","throttle":40,"steer":0} — is parsed into a request; one
  * reply line out, "OK <detail>" / "ERR <code> <text>" or the JSON
@@ -15,7 +15,7 @@
 #include "iotcar/payload.h"
 #include "iotcar/topic.h"
 
-/** Longest reply line, '\n' included (SPEC §5). */
+/** Longest reply line, '\n' included (protocol §5). */
 #define PROTO_REPLY_MAX 1024
 /** Longest auth token. */
 #define PROTO_TOKEN_MAX 128
@@ -37,7 +37,7 @@ enum proto_cmd {
 	PROTO_CMD_COUNT,
 };
 
-/** The error codes of SPEC §5. */
+/** The error codes of protocol §5. */
 enum proto_err {
 	PROTO_ERR_NONE,
 	PROTO_ERR_UNKNOWN_COMMAND,

@@ -2,7 +2,7 @@
 /*
  * server.h: car-bridge's sockets — the TCP and UDP listeners of the text
  * protocol and the raw channels — on the one event loop, with every limit
- * of SPEC §5. Messages become requests (proto.c); requests for the car go
+ * of protocol §5. Messages become requests (proto.c); requests for the car go
  * through the router (router.c).
  *
  * Context: the loop's thread.

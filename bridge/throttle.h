@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * throttle.h: wrong auth tokens per peer address (SPEC §5: guessing is
+ * throttle.h: wrong auth tokens per peer address (protocol §5: guessing is
  * throttled on TCP and UDP alike). An address may get the token wrong
  * THROTTLE_BURST times; after that, once every THROTTLE_REFILL_MS. New
  * connections do not reset it, and IPv6 addresses count by their /64, the

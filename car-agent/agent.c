@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "discovery.h"
 #include "health.h"
@@ -34,7 +35,7 @@
 #include "link.h"
 #include "safety.h"
 
-/* At most 20 state messages a second (SPEC §2). */
+/* At most 20 state messages a second (protocol §2). */
 #define AGENT_STATE_MIN_GAP_MS 50
 /* Distance changes smaller than this are noise, not a new state. */
 #define AGENT_DISTANCE_STEP_CM 1.0
@@ -95,6 +96,8 @@ struct agent {
 	char loss_message[200];
 	/* The number of the next e-stop latch. */
 	uint32_t next_latch;
+	/* The speed of a drive text that gives none (settings, set). */
+	int speed;
 	char client_id[128];
 	struct iotcar_log_burst drop_burst;
 	struct iotcar_log_burst lost_burst;
@@ -108,6 +111,7 @@ struct agent {
 	enum discovery_mode ha_mode;
 	struct discovery_car ha;
 	char ha_status[IOTCAR_TOPIC_MAX];
+	char ha_url[256];
 	struct iotcar_timer *ha_timer;
 };
 
@@ -183,6 +187,7 @@ static void agent_state_get(const struct agent *a, struct iotcar_state *st)
 		.left = a->left,
 		.right = a->right,
 		.speed_limit = s->speed_limit,
+		.speed = a->speed,
 		.estop = s->estop,
 		.estop_latch = s->estop_latch,
 		.obstacle = s->obstacle,
@@ -204,8 +209,9 @@ static bool agent_state_same(const struct iotcar_state *x,
 	return x->mode == y->mode && x->throttle == y->throttle &&
 	       x->steer == y->steer && x->left == y->left &&
 	       x->right == y->right && x->speed_limit == y->speed_limit &&
-	       x->estop == y->estop && x->estop_latch == y->estop_latch &&
-	       x->obstacle == y->obstacle && x->ttl_ms == y->ttl_ms;
+	       x->speed == y->speed && x->estop == y->estop &&
+	       x->estop_latch == y->estop_latch && x->obstacle == y->obstacle &&
+	       x->ttl_ms == y->ttl_ms;
 }
 
 static void agent_publish_state(struct agent *a)
@@ -251,8 +257,10 @@ static void agent_on_state_timer(void *ctx)
 
 static void agent_publish_telemetry(struct agent *a)
 {
+	int64_t up_ms = iotcar_clock_ms() - a->started_ms;
+	struct timespec now;
 	struct iotcar_telemetry t = {
-		.uptime_s = (iotcar_clock_ms() - a->started_ms) / 1000,
+		.uptime_s = up_ms / 1000,
 		.has_distance = a->safety.has_distance,
 		.distance_cm = a->safety.distance_cm,
 		.left = a->left,
@@ -266,6 +274,11 @@ static void agent_publish_telemetry(struct agent *a)
 	struct hal_pose pose;
 	char buf[AGENT_PAYLOAD_MAX];
 
+	/* The wall clock may have moved since (NTP): the start by it now. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	t.started_s =
+		((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - up_ms) /
+		1000;
 	health_read(&t);
 	if (hal_get_pose(a->hal, &pose) == 0) {
 		t.has_pose = true;
@@ -464,13 +477,16 @@ static int agent_drive(struct agent *a, const struct iotcar_drive *d,
 		       struct iotcar_error *err)
 {
 	int64_t now = iotcar_clock_ms();
+	struct iotcar_drive at = *d;
 	int ret;
 
+	/* "forward" alone: at the car's speed (set {"speed": N}). */
+	iotcar_drive_use_speed(&at, a->speed);
 	/* Under the e-stop, the latch is the answer (safety_drive). */
-	if ((d->throttle || d->steer) && !a->safety.estop &&
+	if ((at.throttle || at.steer) && !a->safety.estop &&
 	    link_check_fresh(&a->link, fresh, now, err))
 		return -ESTALE;
-	ret = safety_drive(&a->safety, d, now, err);
+	ret = safety_drive(&a->safety, &at, now, err);
 	agent_apply(a);
 	return ret;
 }
@@ -546,11 +562,17 @@ static void agent_cmd_set(struct agent *a, struct agent_cmd *cmd)
 		cmd->name = "speed_limit";
 	else if (set.fields == IOTCAR_SET_ESTOP)
 		cmd->name = "estop";
+	else if (set.fields == IOTCAR_SET_SPEED)
+		cmd->name = "speed";
 	/* The latch first, then the limit, then motion under both. */
 	if (set.fields & IOTCAR_SET_ESTOP)
 		agent_estop(a, cmd, set.estop, set.estop_latch, &err);
 	if (set.fields & IOTCAR_SET_SPEED_LIMIT)
 		agent_speed_limit(a, set.speed_limit);
+	if (set.fields & IOTCAR_SET_SPEED) {
+		a->speed = set.speed;
+		agent_apply(a);
+	}
 	if ((set.fields & IOTCAR_SET_DRIVE) && !err.code)
 		agent_drive(a, &set.drive, &set.fresh, &err);
 	agent_finish(a, cmd, &err);
@@ -935,7 +957,8 @@ static bool agent_keep(void *ctx, const struct iotcar_mqtt_msg *msg)
 		if (iotcar_set_parse(msg->payload, msg->len, &set, NULL))
 			return false;
 		return (set.fields &
-			(IOTCAR_SET_ESTOP | IOTCAR_SET_SPEED_LIMIT)) ||
+			(IOTCAR_SET_ESTOP | IOTCAR_SET_SPEED_LIMIT |
+			 IOTCAR_SET_SPEED)) ||
 		       !(set.drive.throttle || set.drive.steer);
 	default:
 		return false;
@@ -1010,6 +1033,7 @@ struct agent *agent_new(struct iotcar_loop *loop,
 	a->cfg = settings;
 	a->hal = hal;
 	safety_init(&a->safety, &sc, settings->speed_limit);
+	a->speed = settings->speed;
 	/* Random starts: no number of a restarted car is ever one of the
 	 * numbers its last run used. */
 	link_init(&a->link, &lc, 1 + arc4random_uniform(1u << 30));
@@ -1042,8 +1066,12 @@ struct agent *agent_new(struct iotcar_loop *loop,
 		.ha_prefix = settings->ha_prefix,
 		.hal = hal->name,
 		.telemetry_ms = settings->telemetry_ms,
+		.configuration_url = a->ha_url,
 	};
 	if (discovery_mode_parse(settings->ha_discovery, &a->ha_mode) ||
+	    discovery_dashboard_url(settings->ha_dashboard_url,
+				    settings->common.broker, settings->id,
+				    a->ha_url, sizeof(a->ha_url)) ||
 	    discovery_status_topic(&a->ha, a->ha_status,
 				   sizeof(a->ha_status))) {
 		errno = EINVAL;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * agent.h: the car agent — MQTT commands in, through the safety rules, to
- * the hardware layer; state, telemetry, results and events out (SPEC §2-4).
+ * the hardware layer; state, telemetry, results and events out (protocol §2-4).
  * main.c only wires it up; the integration tests run it as a process.
  *
  * Context: every function runs on the loop's thread.

@@ -3,7 +3,7 @@
  * discovery.c: Home Assistant MQTT discovery; see discovery.h.
  *
  * One table says what the car offers Home Assistant. Every entity reads a
- * topic of SPEC §2 with a template no more than {{ value_json.x }} (the
+ * topic of protocol §2 with a template no more than {{ value_json.x }} (the
  * state's values are already in Home Assistant's vocabulary: ON/OFF,
  * numbers, null for unknown) or commands one with a plain payload; the
  * car's status topic is every entity's availability. Keys are spelt out
@@ -49,6 +49,8 @@ struct entity {
 	bool commands;
 	enum iotcar_topic_kind command;
 	const char *press;
+	/* What the value becomes on command_topic, when not the value. */
+	const char *command_template;
 	int qos;
 	/* Sensors, number, switch, event: the topic read. */
 	bool reads;
@@ -60,6 +62,8 @@ struct entity {
 	const char *unit;
 	/* "diagnostic" or NULL. */
 	const char *category;
+	/* Only the simulated car has it (its pose: the odometer). */
+	bool sim_only;
 };
 
 /* clang-format 14 (Debian 12) and 19 (Debian 13) lay this out apart. */
@@ -73,7 +77,8 @@ struct entity {
 /* clang-format on */
 
 static const struct entity entities[] = {
-	/* A press drives for the car's TTL (500 ms): a nudge, never runaway. */
+	/* A press drives for the car's TTL (500 ms): a nudge, never runaway,
+	 * at the car's speed (the Speed number below). */
 	BUTTON("forward", "Forward", "mdi:arrow-up-bold", "forward", 0),
 	BUTTON("backward", "Backward", "mdi:arrow-down-bold", "backward", 0),
 	BUTTON("left", "Left", "mdi:rotate-left", "left", 0),
@@ -89,6 +94,19 @@ static const struct entity entities[] = {
 	 .reads = true,
 	 .state = IOTCAR_TOPIC_STATE,
 	 .value = "speed_limit",
+	 .unit = "%"},
+	/* The speed of a bare "forward" ...: the buttons' speed. */
+	{.kind = ENTITY_NUMBER,
+	 .object = "speed",
+	 .name = "Speed",
+	 .icon = "mdi:speedometer-medium",
+	 .commands = true,
+	 .command = IOTCAR_TOPIC_SET,
+	 .command_template = "{\"speed\": {{ value | int }}}",
+	 .qos = 1,
+	 .reads = true,
+	 .state = IOTCAR_TOPIC_STATE,
+	 .value = "speed",
 	 .unit = "%"},
 	{.kind = ENTITY_SWITCH,
 	 .object = "estop",
@@ -149,15 +167,28 @@ static const struct entity entities[] = {
 	 .value = "right",
 	 .state_class = "measurement",
 	 .unit = "%"},
+	/* When it started: a timestamp, not a duration that changes each
+	 * telemetry period. */
 	{.kind = ENTITY_SENSOR,
 	 .object = "uptime",
-	 .name = "Uptime",
+	 .name = "Started",
+	 .icon = "mdi:clock-start",
 	 .reads = true,
 	 .state = IOTCAR_TOPIC_TELEMETRY,
-	 .value = "uptime_s",
-	 .device_class = "duration",
-	 .unit = "s",
+	 .value = "started",
+	 .device_class = "timestamp",
 	 .category = "diagnostic"},
+	{.kind = ENTITY_SENSOR,
+	 .object = "odometer",
+	 .name = "Odometer",
+	 .icon = "mdi:counter",
+	 .reads = true,
+	 .state = IOTCAR_TOPIC_TELEMETRY,
+	 .value = "odometer_cm",
+	 .device_class = "distance",
+	 .state_class = "total_increasing",
+	 .unit = "cm",
+	 .sim_only = true},
 	{.kind = ENTITY_SENSOR,
 	 .object = "rssi",
 	 .name = "Wi-Fi signal",
@@ -188,7 +219,7 @@ static const struct entity entities[] = {
 
 #define ENTITY_COUNT (sizeof(entities) / sizeof(entities[0]))
 
-/* What the state's mode and the events can be (SPEC §2, §3). */
+/* What the state's mode and the events can be (protocol §2, §3). */
 static const char *const modes[] = {"idle", "driving", "failsafe", "blocked",
 				    "estop"};
 static const char *const event_types[] = {
@@ -236,6 +267,28 @@ static int device_topic(const struct discovery_car *car, char *buf, size_t size)
 {
 	return discovery_print(buf, size, "%s/device/iotcar_%s/config",
 			       car->ha_prefix, car->id);
+}
+
+int discovery_dashboard_url(const char *url, const char *broker, const char *id,
+			    char *buf, size_t size)
+{
+	const char *host = strstr(broker, "://");
+	size_t len;
+
+	if (strcmp(url, "none") == 0)
+		return discovery_print(buf, size, "%s", "");
+	if (strcmp(url, "auto") != 0)
+		return discovery_print(buf, size, "%s", url);
+	host = host ? host + 3 : broker;
+	/* host, [v6] or host:port, up to the port or a path. */
+	len = *host == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/");
+	if (!strncmp(host, "127.", 4) ||
+	    (len == 9 && !strncmp(host, "localhost", len)) ||
+	    (len == 5 && !strncmp(host, "[::1]", len)))
+		return discovery_print(buf, size, "http://%.*s:9001/?car=%s",
+				       (int)len, host, id);
+	return discovery_print(buf, size, "https://%.*s:8443/?car=%s", (int)len,
+			       host, id);
 }
 
 int discovery_status_topic(const struct discovery_car *car, char *buf,
@@ -294,7 +347,10 @@ static bool add_shared(cJSON *o, const struct discovery_car *car)
 	    !cJSON_AddStringToObject(dev, "name", name) ||
 	    !cJSON_AddStringToObject(dev, "manufacturer", "iotcar") ||
 	    !cJSON_AddStringToObject(dev, "model", model) ||
-	    !cJSON_AddStringToObject(dev, "sw_version", IOTCAR_VERSION))
+	    !cJSON_AddStringToObject(dev, "sw_version", IOTCAR_VERSION) ||
+	    (car->configuration_url && *car->configuration_url &&
+	     !cJSON_AddStringToObject(dev, "configuration_url",
+				      car->configuration_url)))
 		return false;
 	origin = cJSON_AddObjectToObject(o, "origin");
 	return origin &&
@@ -322,10 +378,12 @@ static bool add_entity(cJSON *o, const struct discovery_car *car,
 	    !add_optional(o, "unit_of_measurement", e->unit) ||
 	    !add_optional(o, "entity_category", e->category))
 		return false;
-	if (e->commands && (!add_topic(o, car, "command_topic", e->command) ||
-			    !cJSON_AddNumberToObject(o, "qos", e->qos) ||
-			    !cJSON_AddBoolToObject(o, "retain", false) ||
-			    !add_optional(o, "payload_press", e->press)))
+	if (e->commands &&
+	    (!add_topic(o, car, "command_topic", e->command) ||
+	     !cJSON_AddNumberToObject(o, "qos", e->qos) ||
+	     !cJSON_AddBoolToObject(o, "retain", false) ||
+	     !add_optional(o, "payload_press", e->press) ||
+	     !add_optional(o, "command_template", e->command_template)))
 		return false;
 	if (e->reads && !add_topic(o, car, "state_topic", e->state))
 		return false;
@@ -358,6 +416,13 @@ static bool add_entity(cJSON *o, const struct discovery_car *car,
 	}
 }
 
+/* Whether the car has @p e: the odometer is the simulated car's only. */
+static bool entity_applies(const struct discovery_car *car,
+			   const struct entity *e)
+{
+	return !e->sim_only || strcmp(car->hal, "sim") == 0;
+}
+
 static int emit_json(cJSON *o, const char *topic, discovery_emit_fn emit,
 		     void *ctx)
 {
@@ -377,13 +442,21 @@ static int announce_entities(const struct discovery_car *car,
 	int ret = 0;
 
 	for (size_t i = 0; i < ENTITY_COUNT && ret == 0; i++) {
-		cJSON *o = cJSON_CreateObject();
+		cJSON *o = NULL;
 
+		ret = entity_topic(car, &entities[i], topic, sizeof(topic));
+		if (ret)
+			break;
+		/* One the car lacks: removed, in case it had it before. */
+		if (!entity_applies(car, &entities[i])) {
+			emit(ctx, topic, "", 0);
+			continue;
+		}
+		o = cJSON_CreateObject();
 		if (!o || !add_entity(o, car, &entities[i]) ||
 		    !add_shared(o, car))
 			ret = -ENOMEM;
-		else if ((ret = entity_topic(car, &entities[i], topic,
-					     sizeof(topic))) == 0)
+		else
 			ret = emit_json(o, topic, emit, ctx);
 		cJSON_Delete(o);
 	}
@@ -399,7 +472,11 @@ static int announce_device(const struct discovery_car *car,
 	int ret = cmps && add_shared(o, car) ? 0 : -ENOMEM;
 
 	for (size_t i = 0; i < ENTITY_COUNT && ret == 0; i++) {
-		cJSON *c = cJSON_AddObjectToObject(cmps, entities[i].object);
+		cJSON *c;
+
+		if (!entity_applies(car, &entities[i]))
+			continue;
+		c = cJSON_AddObjectToObject(cmps, entities[i].object);
 
 		if (!c ||
 		    !cJSON_AddStringToObject(
@@ -463,7 +540,18 @@ int discovery_announce(const struct discovery_car *car,
 int discovery_cleanup(const struct discovery_car *car, discovery_emit_fn emit,
 		      void *ctx)
 {
+	static const enum iotcar_topic_kind kept[] = {IOTCAR_TOPIC_STATUS,
+						      IOTCAR_TOPIC_STATE};
+	char topic[IOTCAR_TOPIC_MAX];
 	int ret = remove_entities(car, emit, ctx);
 
-	return ret ? ret : remove_device(car, emit, ctx);
+	if (ret == 0)
+		ret = remove_device(car, emit, ctx);
+	for (size_t i = 0; ret == 0 && i < 2; i++) {
+		ret = iotcar_topic_build(topic, sizeof(topic), car->prefix,
+					 car->id, kept[i]);
+		if (ret == 0)
+			emit(ctx, topic, "", 0);
+	}
+	return ret;
 }

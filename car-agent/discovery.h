@@ -31,6 +31,8 @@ struct discovery_car {
 	const char *hal;
 	/* Telemetry period: its sensors expire after three. */
 	int telemetry_ms;
+	/* The device's link in Home Assistant (the dashboard), or NULL. */
+	const char *configuration_url;
 };
 
 /* Called once per message; @p payload is empty (len 0) to remove one. */
@@ -51,10 +53,22 @@ int discovery_announce(const struct discovery_car *car,
 
 /**
  * @brief An empty payload for every config topic this program has ever
- * published for the car, in either format.
+ * published for the car, in either format, and for the car's retained
+ * status and state: nothing of the car is left on the broker.
  */
 int discovery_cleanup(const struct discovery_car *car, discovery_emit_fn emit,
 		      void *ctx);
+
+/**
+ * @brief The device's configuration_url from the ha_dashboard_url setting
+ * @p url: "auto" is the web dashboard on the host of @p broker (the
+ * production one, https://HOST:8443/?car=ID; the demo's,
+ * http://HOST:9001/?car=ID, for a loopback broker), "none" is none (an
+ * empty @p buf), anything else is taken as it is.
+ * @return 0, or -ENAMETOOLONG.
+ */
+int discovery_dashboard_url(const char *url, const char *broker, const char *id,
+			    char *buf, size_t size);
 
 /** @brief "<ha>/status", where Home Assistant says it is (back) online. */
 int discovery_status_topic(const struct discovery_car *car, char *buf,

@@ -26,7 +26,7 @@ static void gpio_permission_error(const char *what, char *err, size_t errlen)
 		 "%s: permission denied. Run as root, or add the user to the "
 		 "'gpio' group (Raspberry Pi OS: sudo usermod -aG gpio $USER, "
 		 "then log in again); elsewhere install the udev rule "
-		 "(README: A real car)",
+		 "(docs/hardware.md)",
 		 what);
 }
 
@@ -205,11 +205,10 @@ struct gpio_chip *gpio_open_chip(const char *spec, const char *const *lines,
 				"GPIO14 is TXD1 on a Pi 4: then set chip to "
 				"the label and give offsets)");
 	if (denied && (size_t)len < errlen)
-		snprintf(
-			err + len, errlen - (size_t)len,
-			". %d chip%s could not be opened: permission denied; "
-			"add the user to the 'gpio' group (README: A real car)",
-			denied, denied > 1 ? "s" : "");
+		snprintf(err + len, errlen - (size_t)len,
+			 ". %d chip%s could not be opened: permission denied; "
+			 "add the user to the 'gpio' group (docs/hardware.md)",
+			 denied, denied > 1 ? "s" : "");
 	return NULL;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * link.h: whether the car can hear its controllers, and whether a drive
- * command is fresh (SPEC §4: link loss, freshness). Pure, like safety.h:
+ * command is fresh (protocol §4: link loss, freshness). Pure, like safety.h:
  * time comes in as an argument.
  *
  * The car runs a liveness round trip of its own: every ping_ms it

@@ -104,8 +104,8 @@ static void main_check_persist(void)
 			    "crashed car-agent leaves the motors running until "
 			    "its service's ExecStopPost (car-agent "
 			    "--stop-motors) runs. Add dtparam=strict_gpiod to "
-			    "/boot/firmware/config.txt and reboot (README: A "
-			    "real car)",
+			    "/boot/firmware/config.txt and reboot "
+			    "(docs/hardware.md)",
 			    param);
 }
 
@@ -193,8 +193,9 @@ static int main_ha_cleanup(struct iotcar_loop *loop,
 			  "finish",
 			  s->id, s->ha_prefix);
 	} else {
-		log_info("removed %d Home Assistant discovery configs of %s "
-			 "under %s/",
+		log_info("removed %d retained messages of %s: its Home "
+			 "Assistant discovery configs under %s/, its status "
+			 "and state",
 			 c.sent, s->id, s->ha_prefix);
 		ret = 0;
 	}

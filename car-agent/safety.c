@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * safety.c: the drive rules of SPEC §4; see safety.h. Every path that can
+ * safety.c: the drive rules of protocol §4; see safety.h. Every path that can
  * move a wheel goes through safety_drive(), and every other entry point can
  * only stop the car.
  */

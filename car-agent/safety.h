@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * safety.h: the drive rules of SPEC §4 — deadman, link loss, e-stop latch,
+ * safety.h: the drive rules of protocol §4 — deadman, link loss, e-stop latch,
  * obstacle stop, speed limit — as a pure state machine. Time comes in as an
  * argument, so the unit tests drive it with a fake clock; the agent feeds it
  * commands, sensor readings and timer expiries and applies its outputs.
@@ -13,7 +13,7 @@
 
 #include "iotcar/payload.h"
 
-/** Shortest TTL a command may ask for (SPEC §4). */
+/** Shortest TTL a command may ask for (protocol §4). */
 #define SAFETY_MIN_TTL_MS 50
 
 struct safety_config {

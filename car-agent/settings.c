@@ -62,6 +62,16 @@ static const struct iotcar_option agent_options[] = {
 	 .arg = "PCT",
 	 .help = "speed limit at start, 0..100 % of full "
 		 "duty"},
+	{.key = "speed",
+	 .section = "limits",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(speed),
+	 .def = "50",
+	 .min = 0,
+	 .max = 100,
+	 .arg = "PCT",
+	 .help = "speed at start of a drive text that gives none (forward, "
+		 "left ...); set {\"speed\": N} changes it"},
 	{.key = "stop_distance_cm",
 	 .section = "limits",
 	 .type = IOTCAR_OPT_DOUBLE,
@@ -277,6 +287,16 @@ static const struct iotcar_option agent_options[] = {
 	 .check_help = "topic levels without '+', '#' or an empty level",
 	 .arg = "PREFIX",
 	 .help = "Home Assistant's discovery prefix"},
+	{.key = "ha_dashboard_url",
+	 .section = "ha",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(ha_dashboard_url),
+	 .def = "auto",
+	 .arg = "URL",
+	 .help = "the device's link in Home Assistant: auto is the web "
+		 "dashboard on the broker's host (https://HOST:8443/, "
+		 "http://127.0.0.1:9001/ for a broker on loopback); none for "
+		 "no link"},
 	{.key = "ha_birth_delay_ms",
 	 .section = "ha",
 	 .type = IOTCAR_OPT_INT,
@@ -347,9 +367,9 @@ static int settings_check(const struct agent_settings *s, char *err,
 	    gpio_count_chips() > 0) {
 		snprintf(err, errlen,
 			 "the installed car-agent.conf names no [gpio] lines, "
-			 "and this machine has GPIO chips: set them (README: A "
-			 "real car), or hal = sim in [car] for the simulated "
-			 "car");
+			 "and this machine has GPIO chips: set them "
+			 "(docs/hardware.md), or hal = sim in [car] for the "
+			 "simulated car");
 		return -EINVAL;
 	}
 	if (!strcmp(settings_hal(s), "gpiod") && !s->left_in1) {

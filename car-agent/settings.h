@@ -20,6 +20,7 @@ struct agent_settings {
 	int ttl_ms;
 	int max_ttl_ms;
 	int speed_limit;
+	int speed;
 	double stop_distance_cm;
 	int state_interval_ms;
 	int telemetry_ms;
@@ -54,6 +55,7 @@ struct agent_settings {
 	/* [ha] */
 	char *ha_discovery;
 	char *ha_prefix;
+	char *ha_dashboard_url;
 	int ha_birth_delay_ms;
 	bool ha_cleanup;
 };

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * payload.c: parsers and formatters of SPEC §2-4 payloads; see payload.h.
+ * payload.c: parsers and formatters of protocol §2-4 payloads; see payload.h.
  * Every parser checks length and encoding before it looks at the content, and
  * every number is range-checked, so no payload can make a motor move by
  * accident: parsed unchecked, "fast" would have been a speed of 0.
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "iotcar/text.h"
 
@@ -188,6 +189,7 @@ static int drive_args(enum drive_verb verb, char **args, int nargs,
 	    drive_number(args[nspeed], "ms", 1, IOTCAR_DRIVE_MS_MAX, &d->ttl_ms,
 			 err))
 		return -EINVAL;
+	d->bare = verb != DRIVE_DRIVE && nargs == 0;
 	switch (verb) {
 	case DRIVE_FORWARD:
 		d->throttle = speed;
@@ -205,6 +207,16 @@ static int drive_args(enum drive_verb verb, char **args, int nargs,
 		break;
 	}
 	return 0;
+}
+
+void iotcar_drive_use_speed(struct iotcar_drive *d, int speed)
+{
+	if (!d->bare)
+		return;
+	if (d->throttle)
+		d->throttle = d->throttle > 0 ? speed : -speed;
+	if (d->steer)
+		d->steer = d->steer > 0 ? speed : -speed;
 }
 
 int iotcar_drive_parse(const char *text, size_t len, struct iotcar_drive *d,
@@ -389,6 +401,7 @@ enum set_key {
 	SET_KEY_LINK,
 	SET_KEY_MAX_AGE,
 	SET_KEY_SPEED_LIMIT,
+	SET_KEY_SPEED,
 	SET_KEY_ESTOP,
 	SET_KEY_ESTOP_LATCH,
 	SET_KEY_ID,
@@ -403,6 +416,7 @@ static const char *const set_keys[SET_KEY_COUNT] = {
 	[SET_KEY_LINK] = "link",
 	[SET_KEY_MAX_AGE] = "max_age_ms",
 	[SET_KEY_SPEED_LIMIT] = "speed_limit",
+	[SET_KEY_SPEED] = "speed",
 	[SET_KEY_ESTOP] = "estop",
 	[SET_KEY_ESTOP_LATCH] = "estop_latch",
 	[SET_KEY_ID] = "id",
@@ -427,7 +441,8 @@ static int set_index(const cJSON *root, const cJSON *by_key[SET_KEY_COUNT],
 				err, IOTCAR_ERR_UNKNOWN_FIELD,
 				"unknown field '%.*s' (throttle, steer, "
 				"ttl_ms, drive, link, max_age_ms, "
-				"speed_limit, estop, estop_latch, id)",
+				"speed_limit, speed, estop, estop_latch, "
+				"id)",
 				iotcar_utf8_prefix(item->string, SIZE_MAX, 32),
 				item->string);
 			return -EINVAL;
@@ -523,6 +538,11 @@ static int set_settings(const cJSON *const by_key[SET_KEY_COUNT],
 			return -EINVAL;
 		out->fields |= IOTCAR_SET_SPEED_LIMIT;
 	}
+	if (by_key[SET_KEY_SPEED]) {
+		if (json_int(by_key[SET_KEY_SPEED], 0, 100, &out->speed, err))
+			return -EINVAL;
+		out->fields |= IOTCAR_SET_SPEED;
+	}
 	if (estop) {
 		if (!cJSON_IsString(estop) ||
 		    iotcar_estop_parse(estop->valuestring,
@@ -600,7 +620,7 @@ int iotcar_set_parse(const char *json, size_t len, struct iotcar_set *out,
 	if (!out->fields) {
 		iotcar_error_set(err, IOTCAR_ERR_BAD_ARGUMENT,
 				 "nothing to do: give throttle/steer, drive, "
-				 "speed_limit or estop");
+				 "speed_limit, speed or estop");
 		goto out;
 	}
 	ret = 0;
@@ -657,6 +677,7 @@ int iotcar_state_format(const struct iotcar_state *st, char *buf, size_t size)
 	cJSON_AddNumberToObject(o, "left", st->left);
 	cJSON_AddNumberToObject(o, "right", st->right);
 	cJSON_AddNumberToObject(o, "speed_limit", st->speed_limit);
+	cJSON_AddNumberToObject(o, "speed", st->speed);
 	cJSON_AddStringToObject(o, "estop", on_off(st->estop));
 	cJSON_AddNumberToObject(o, "estop_latch", st->estop_latch);
 	cJSON_AddStringToObject(o, "obstacle", on_off(st->obstacle));
@@ -706,6 +727,8 @@ int iotcar_set_format(const struct iotcar_set *s, char *buf, size_t size)
 	}
 	if (s->fields & IOTCAR_SET_SPEED_LIMIT)
 		cJSON_AddNumberToObject(o, "speed_limit", s->speed_limit);
+	if (s->fields & IOTCAR_SET_SPEED)
+		cJSON_AddNumberToObject(o, "speed", s->speed);
 	if (s->fields & IOTCAR_SET_ESTOP)
 		cJSON_AddStringToObject(o, "estop", on_off(s->estop));
 	if ((s->fields & IOTCAR_SET_ESTOP) && !s->estop && s->estop_latch)
@@ -776,10 +799,16 @@ int iotcar_telemetry_format(const struct iotcar_telemetry *t, char *buf,
 			    size_t size)
 {
 	cJSON *o = cJSON_CreateObject();
+	time_t started = (time_t)t->started_s;
+	char iso[32];
+	struct tm tm;
 
 	if (!o)
 		return -ENOMEM;
 	cJSON_AddNumberToObject(o, "uptime_s", (double)t->uptime_s);
+	if (gmtime_r(&started, &tm) &&
+	    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		cJSON_AddStringToObject(o, "started", iso);
 	add_optional(o, "distance_cm", t->has_distance,
 		     distance_tenth(t->distance_cm));
 	cJSON_AddNumberToObject(o, "left", t->left);
@@ -861,6 +890,9 @@ int iotcar_state_parse(const char *json, size_t len, struct iotcar_state *st)
 	      (cJSON_IsNumber(dist) && isfinite(dist->valuedouble) &&
 	       dist->valuedouble >= 0)) &&
 	     cJSON_IsNumber(seq) && seq->valuedouble >= 0;
+	st->speed = IOTCAR_DRIVE_DEFAULT_SPEED;
+	if (ok && cJSON_GetObjectItemCaseSensitive(o, "speed"))
+		ok = state_int(o, "speed", 0, 100, &st->speed);
 	if (ok && cJSON_GetObjectItemCaseSensitive(o, "estop_latch")) {
 		int latch = 0;
 

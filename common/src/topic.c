@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * topic.c: builds and parses the topics of SPEC §2; see topic.h.
+ * topic.c: builds and parses the topics of protocol §2; see topic.h.
  */
 #include "iotcar/topic.h"
 

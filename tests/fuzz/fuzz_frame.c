@@ -3,7 +3,7 @@
  * fuzz_frame.c: a client's byte stream, cut into reads at places the input
  * chooses, with "the socket is drained" and "tired of waiting" events in
  * between. The framer must hand over exactly the messages that a plain
- * byte-at-a-time model of SPEC §5 finds, in order, and fail exactly when
+ * byte-at-a-time model of protocol §5 finds, in order, and fail exactly when
  * the model says a message is too long.
  *
  * Input: byte 0 picks the limit (1..256 bytes); then each op byte, taken

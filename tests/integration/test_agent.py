@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""The car agent against a real Mosquitto: every rule of SPEC §2-4, observed
+"""The car agent against a real Mosquitto: every rule of protocol §2-4, observed
 on the MQTT topics and on the simulated car's output trace."""
 import json
 import os
@@ -66,7 +66,7 @@ def test_json_set_with_id_gets_result(env):
     r = c.wait_for(f"{CAR}/result", since=m).json()
     check(r == {"id": "abc", "cmd": "drive", "status": "ok"}, f"result {r}")
     s = wait_state(c, since=m, mode="driving")
-    check((s["left"], s["right"]) == (40, 80), f"SPEC §3 example mixing: {s}")
+    check((s["left"], s["right"]) == (40, 80), f"protocol §3 example mixing: {s}")
     a.wait_outputs(40, 80)
     m = c.mark()
     c.publish(f"{CAR}/set", '{"drive":"backward 30","id":17}')

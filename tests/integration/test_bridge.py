@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""car-bridge (SPEC §5) between real socket clients, a real Mosquitto and a
+"""car-bridge (protocol §5) between real socket clients, a real Mosquitto and a
 real car agent: the beginner tutorial clients unchanged but for host and
 port, nc, pipelining, UDP, JSON, watch, and every error code."""
 import json

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""broker/: the development config, and the production config of SPEC §6
+"""broker/: the development config, and the production config of protocol §6
 with its ACL, users made by iotcar-user and certificates by make-certs."""
 import os
 import ssl

@@ -29,25 +29,30 @@ REQUIRED = {
 }
 ENTITIES = {
     "button": {"forward", "backward", "left", "right", "stop"},
-    "number": {"speed_limit"},
+    "number": {"speed_limit", "speed"},
     "switch": {"estop"},
     "binary_sensor": {"moving", "obstacle"},
     "sensor": {"distance", "mode", "left_duty", "right_duty", "uptime",
-               "rssi", "cpu_temp"},
+               "rssi", "cpu_temp", "odometer"},
     "event": {"event"},
 }
+CONFIGS = sum(len(objs) for objs in ENTITIES.values())
 DIAGNOSTIC = {"uptime", "rssi", "cpu_temp"}
 TEMPLATE = re.compile(r"^\{\{ value_json\.([a-z_]+) \}\}$")
+# The one command template: the Speed number's, a set object.
+SPEED_TEMPLATE = '{"speed": {{ value | int }}}'
+DASHBOARD = "http://127.0.0.1:9001/?car=car1"
 ENTITY_TOPIC = re.compile(
     rf"^{HA}/([a-z_]+)/{NODE}/([a-z_]+)/config$")
 
 
-def readme_topics():
-    """The topics of the README's topic table (SPEC §2), for car1."""
-    with open(os.path.join(SOURCE_DIR, "README.md"), encoding="utf-8") as f:
+def protocol_topics():
+    """The topics of the topic table of docs/protocol.md §2, for car1."""
+    with open(os.path.join(SOURCE_DIR, "docs", "protocol.md"),
+              encoding="utf-8") as f:
         topics = set(re.findall(r"^\| `(iotcar/car1/[a-z_/]+)` \|", f.read(),
                                 re.M))
-    check(len(topics) >= 10, f"the README's topic table: {topics}")
+    check(len(topics) >= 10, f"protocol §2's topic table: {topics}")
     return topics
 
 
@@ -100,10 +105,13 @@ def check_entity_config(topic, cfg, component, obj, spec_topics):
     for key, value in cfg.items():
         if key.endswith("_topic"):
             check(value in spec_topics,
-                  f"{topic}: {key} {value!r} is not a topic of SPEC §2")
-        if key.endswith("_template"):
+                  f"{topic}: {key} {value!r} is not a topic of protocol §2")
+        if key == "value_template":
             check(TEMPLATE.match(value),
                   f"{topic}: {key} {value!r} is more than {{{{ value_json.x }}}}")
+        elif key.endswith("_template"):
+            check(key == "command_template" and value == SPEED_TEMPLATE
+                  and obj == "speed", f"{topic}: {key} {value!r}")
     if "command_topic" in cfg:
         check(cfg.get("retain") is False, f"{topic}: commands retained")
         check(cfg.get("qos") in (0, 1), f"{topic}: qos {cfg.get('qos')}")
@@ -119,6 +127,8 @@ def check_shared(topic, cfg):
     dev = cfg.get("device", {})
     check(dev.get("identifiers") == [NODE] and dev.get("name"),
           f"{topic}: device {dev}")
+    check(dev.get("configuration_url") == DASHBOARD,
+          f"{topic}: configuration_url {dev.get('configuration_url')}")
     check(cfg.get("origin", {}).get("name"), f"{topic}: no origin")
     check(cfg.get("availability_topic") == f"{CAR}/status",
           f"{topic}: availability {cfg.get('availability_topic')}")
@@ -142,7 +152,7 @@ def test_entity_configs_follow_the_rules(env):
     want = {(c, o) for c, objs in ENTITIES.items() for o in objs}
     check(set(got) == want, f"entities: missing {want - set(got)}, "
           f"extra {set(got) - want}")
-    spec_topics = readme_topics()
+    spec_topics = protocol_topics()
     for (component, obj), (topic, cfg) in got.items():
         check_entity_config(topic, cfg, component, obj, spec_topics)
         check_shared(topic, cfg)
@@ -197,6 +207,22 @@ def test_entities_drive_the_car(env):
     press("stop")
     wait_state(c, since=m, mode="idle")
 
+    # The Speed number, as Home Assistant renders its template: the
+    # buttons then drive at it.
+    _, speed = got[("number", "speed")]
+    m = c.mark()
+    c.publish(speed["command_topic"],
+              speed["command_template"].replace("{{ value | int }}", "80"),
+              qos=speed["qos"])
+    wait_state(c, since=m, speed=80)
+    m = c.mark()
+    press("forward")
+    s = wait_state(c, since=m, mode="driving")
+    check(s["throttle"] == 80, f"forward at speed 80: {s}")
+    m = c.mark()
+    press("stop")
+    wait_state(c, since=m, mode="idle")
+
     _, num = got[("number", "speed_limit")]
     m = c.mark()
     c.publish(num["command_topic"], "40", qos=num["qos"])
@@ -231,7 +257,7 @@ def test_reannounce_on_home_assistant_birth(env):
                what="the configs again after the birth message")
     again = {x.topic for x in c.received(since=m) if x.payload and
              x.topic.endswith("/config")}
-    check(len(again) == sum(len(v) for v in ENTITIES.values()),
+    check(len(again) == CONFIGS,
           f"re-announced {len(again)} configs: {sorted(again)}")
     c.wait_for(f"{CAR}/state", since=m, what="the state after the configs")
 
@@ -241,19 +267,23 @@ def test_cleanup_leaves_no_config(env):
     a = env.agent(b)
     check(configs(env, b), "no configs to clean up")
     out = run_cleanup(env, b)
-    check("removed 18" in out, f"--ha-cleanup said: {out}")
+    # Every entity's config, the device's, the status and the state.
+    check(f"removed {CONFIGS + 3} " in out, f"--ha-cleanup said: {out}")
     left = retained(env, b, f"{HA}/#", f"{HA}/zz_marker")
     check(not left, f"configs left: {sorted(left)}")
     # The running car was not pushed off by the cleanup's connection.
-    c = env.car_client(b)
-    st = c.wait_for(f"{CAR}/status", lambda x: x.retain).text
-    check(st == "online" and a.proc.poll() is None, f"the car: {st}")
+    check(a.proc.poll() is None, "the car stopped")
+    # Once the car is gone, the cleanup leaves nothing of it either.
+    a.finish()
+    run_cleanup(env, b)
+    left = retained(env, b, f"{CAR}/#", f"{CAR}/zz_marker")
+    check(not left, f"the car's retained messages left: {sorted(left)}")
 
 
 def test_device_format_and_switching_formats(env):
     b = env.broker()
     a = env.agent(b)
-    check(len(configs(env, b)) == 17, "the entity configs first")
+    check(len(configs(env, b)) == CONFIGS, "the entity configs first")
     a.signal(15)
     check(a.wait_exit() == 0, "the agent did not stop cleanly")
     env.agents.remove(a)
@@ -264,7 +294,7 @@ def test_device_format_and_switching_formats(env):
     cfg = got[topic].json()
     check_shared(topic, cfg)
     cmps = cfg.get("components", {})
-    spec_topics = readme_topics()
+    spec_topics = protocol_topics()
     want = {o: c for c, objs in ENTITIES.items() for o in objs}
     check(set(cmps) == set(want), f"components {sorted(cmps)}")
     for obj, comp in cmps.items():
@@ -278,10 +308,14 @@ def test_device_format_and_switching_formats(env):
 
 def test_prefix_and_off(env):
     b = env.broker()
-    env.agent(b, args=["--ha-prefix", "my/ha", "--ha-birth-delay-ms", "0"])
+    env.agent(b, args=["--ha-prefix", "my/ha", "--ha-birth-delay-ms", "0",
+                       "--ha-dashboard-url", "none"])
     got = configs(env, b, prefix="my/ha")
-    check(len(got) == 17 and all(t.startswith("my/ha/") for t in got),
+    check(len(got) == CONFIGS and all(t.startswith("my/ha/") for t in got),
           f"under my/ha: {sorted(got)}")
+    linked = [t for t, m in got.items()
+              if "configuration_url" in m.json().get("device", {})]
+    check(not linked, f"a link despite --ha-dashboard-url none: {linked}")
     check(not retained(env, b, f"{HA}/#", f"{HA}/zz_marker"),
           "configs under homeassistant/ despite --ha-prefix")
     c = env.client(b.port).subscribe("my/ha/#")

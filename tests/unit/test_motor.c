@@ -11,7 +11,7 @@ static const struct {
 	int right;
 } mix[] = {
 	{0, 0, 100, 0, 0},
-	{60, -20, 100, 40, 80}, /* the example state of SPEC §3 */
+	{60, -20, 100, 40, 80}, /* the example state of protocol §3 */
 	{50, 0, 100, 50, 50},
 	{-50, 0, 100, -50, -50},
 	{0, -50, 100, -50, 50}, /* left: turn in place */

@@ -186,7 +186,9 @@ static const struct {
 	{"null", IOTCAR_ERR_BAD_JSON},
 	{"{}", IOTCAR_ERR_BAD_ARGUMENT},
 	{"{\"id\":\"1\"}", IOTCAR_ERR_BAD_ARGUMENT},
-	{"{\"speed\":50}", IOTCAR_ERR_UNKNOWN_FIELD},
+	{"{\"velocity\":50}", IOTCAR_ERR_UNKNOWN_FIELD},
+	{"{\"speed\":150}", IOTCAR_ERR_BAD_ARGUMENT},
+	{"{\"speed\":-1}", IOTCAR_ERR_BAD_ARGUMENT},
 	{"{\"throttle\":50,\"turbo\":true}", IOTCAR_ERR_UNKNOWN_FIELD},
 	{"{\"throttle\":101}", IOTCAR_ERR_BAD_ARGUMENT},
 	{"{\"throttle\":-101}", IOTCAR_ERR_BAD_ARGUMENT},
@@ -271,6 +273,43 @@ static void set_parse_rejects_bad_objects(void)
 				  iotcar_err_name(err.code), err.message,
 				  iotcar_err_name(set_bad[i].code));
 	}
+}
+
+/* A bare verb takes the car's speed; a speed given, or drive T S, not. */
+static void drive_use_speed_only_when_bare(void)
+{
+	static const struct {
+		const char *text;
+		int throttle;
+		int steer;
+	} w[] = {
+		{"forward", 80, 0},	   {"backward", -80, 0},
+		{"left", 0, -80},	   {"right", 0, 80},
+		{"forward 30", 30, 0},	   {"left 0 500", 0, 0},
+		{"drive 20 -10", 20, -10}, {"stop", 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		struct iotcar_drive d;
+
+		CHECK_INT(iotcar_drive_parse(w[i].text, strlen(w[i].text), &d,
+					     NULL),
+			  0);
+		iotcar_drive_use_speed(&d, 80);
+		CHECK_INT(d.throttle, w[i].throttle);
+		CHECK_INT(d.steer, w[i].steer);
+	}
+}
+
+static void set_parse_speed(void)
+{
+	static const char j[] = "{\"speed\":70}";
+	struct iotcar_error err = {0};
+	struct iotcar_set s;
+
+	CHECK_INT(iotcar_set_parse(j, strlen(j), &s, &err), 0);
+	CHECK_INT(s.fields, IOTCAR_SET_SPEED);
+	CHECK_INT(s.speed, 70);
 }
 
 static void set_parse_keeps_id_of_bad_command(void)
@@ -552,6 +591,8 @@ static const struct test_case cases[] = {
 	 set_parse_rejects_deep_nesting_and_binary},
 	{"set_parse_rejects_too_long", set_parse_rejects_too_long},
 	{"speed_limit_and_estop_parse", speed_limit_and_estop_parse},
+	{"drive_use_speed_only_when_bare", drive_use_speed_only_when_bare},
+	{"set_parse_speed", set_parse_speed},
 	{"state_format_has_every_spec_key", state_format_has_every_spec_key},
 	{"result_format_ok_and_error", result_format_ok_and_error},
 	{"event_format_escapes_topic", event_format_escapes_topic},

@@ -250,12 +250,12 @@ static void proto_drive_words_table(void)
 		struct iotcar_drive d;
 		const char *words;
 	} w[] = {
-		{{0, 0, 0}, "stop"},
-		{{60, 0, 0}, "forward 60"},
-		{{-30, 0, 0}, "backward 30"},
-		{{0, -40, 0}, "left 40"},
-		{{0, 40, 900}, "right 40 900ms"},
-		{{30, -20, 0}, "drive 30 -20"},
+		{{0, 0, 0, false}, "stop"},
+		{{60, 0, 0, false}, "forward 60"},
+		{{-30, 0, 0, false}, "backward 30"},
+		{{0, -40, 0, false}, "left 40"},
+		{{0, 40, 900, false}, "right 40 900ms"},
+		{{30, -20, 0, false}, "drive 30 -20"},
 	};
 	char buf[64];
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_safety.c: safety.c — the drive rules of SPEC §4 on a fake clock:
+ * test_safety.c: safety.c — the drive rules of protocol §4 on a fake clock:
  * deadman, link loss, e-stop latch, obstacle stop, speed limit.
  */
 #include <errno.h>
@@ -24,7 +24,8 @@ static void outputs(const struct safety *s, int *l, int *r)
 static int drive(struct safety *s, int throttle, int steer, int ttl,
 		 int64_t now, struct iotcar_error *err)
 {
-	struct iotcar_drive d = {throttle, steer, ttl};
+	struct iotcar_drive d = {
+		.throttle = throttle, .steer = steer, .ttl_ms = ttl};
 
 	return safety_drive(s, &d, now, err);
 }
@@ -142,7 +143,7 @@ static void estop_latches_until_off(void)
 	CHECK_INT(safety_release(&s, 0, 30, &err), 0);
 }
 
-/* A release never takes effect after a later latch (SPEC §4). */
+/* A release never takes effect after a later latch (protocol §4). */
 static void estop_release_never_undoes_a_later_latch(void)
 {
 	struct iotcar_error err = {0};

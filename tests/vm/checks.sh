@@ -2,12 +2,12 @@
 # checks.sh: the VM tests, sourced by init.sh (which has set up the gpio-sim
 # chip, Mosquitto and the helpers: agent, command, value, wait_until, fail).
 # check_NAME is the CTest test vm.NAME. Each check fails with the reason
-# the moment what it sees is not what the README promises.
+# the moment what it sees is not what docs/hardware.md promises.
 
-# Tolerances, also in the README.
+# Tolerances, also in docs/testing.md.
 DUTY_TOL=3      # PWM duty, percentage points
 HZ_TOL=2        # PWM frequency, percent of pwm_hz
-PWM_HZ=100      # pwm_hz: not in the README's [gpio] example, so the default
+PWM_HZ=100      # pwm_hz: not in the [gpio] example of docs/hardware.md, so the default
 CM_TOL=1        # HC-SR04 distance, cm
 STOP_CM=25      # stop_distance_cm, the default
 
@@ -74,7 +74,7 @@ set_low_last() {
 	done
 }
 
-# ==== Directions: the README's pin table ====
+# ==== Directions: the pin table of docs/hardware.md ====
 
 # pin_levels "L1 L2 LEN R1 R2 REN": the same as "left_in1=L1 ...".
 pin_levels() {
@@ -293,7 +293,7 @@ agent_fails() {
 		>/tmp/agent.log 2>&1
 	_st=$?
 	ERR=$(cat /tmp/agent.log)
-	# 1 is a runtime failure (the README); a sanitizer exits otherwise.
+	# 1 is a runtime failure (car-agent(1)); a sanitizer exits otherwise.
 	[ $_st = 1 ] || fail "$_what: car-agent exited with $_st, not 1: $ERR"
 	! echo "$ERR" | grep -q -E 'Sanitizer|runtime error' ||
 		fail "$_what: a sanitizer report: $ERR"
@@ -392,10 +392,10 @@ check_chips() {
 	for k in $OUTPUTS trigger echo; do
 		OFFSETS="$OFFSETS --$(echo $k | tr _ -) $(offset $k)"
 	done
-	# The README's example names no chip: the lines' names find it,
+	# The example of docs/hardware.md names no chip: the lines' names find it,
 	# though it is not gpiochip0.
 	[ $CHIP != gpiochip0 ] || fail "the header's chip is gpiochip0"
-	grep -q '^chip *=' $CONF && fail "the README's example names a chip"
+	grep -q '^chip *=' $CONF && fail "the example of docs/hardware.md names a chip"
 	# Named, it is found with offsets, which alone could not find it.
 	for spec in "" pinctrl-rp1 /dev/$CHIP $CHIP ${CHIP#gpiochip}; do
 		agent ${spec:+--chip $spec $OFFSETS}

@@ -3,7 +3,7 @@
 # init.sh: /init of the VM tests' initramfs, PID 1 inside the VM.
 #
 # It builds the car's wiring out of the kernel's gpio-sim — a chip like a
-# Pi 4's expander, then one like a Pi 5's header, so the README's [gpio]
+# Pi 4's expander, then one like a Pi 5's header, so the [gpio]
 # example (/etc/iotcar/car-agent.conf) works unchanged — starts Mosquitto
 # on 127.0.0.1:1883, runs the check named by iotcar.test= on the kernel
 # command line (checks.sh), and powers off. The host reads the serial
@@ -87,7 +87,7 @@ sim_chip() {
 sim_chip expander raspberrypi-exp-gpio BT_ON WL_ON PWR_LED_OFF \
 	GLOBAL_RESET VDD_SD_IO_SEL CAM_GPIO SD_PWR_ON SD_OC_N
 # The header's chip, labelled like a Pi 5's: 28 lines GPIO0..GPIO27, so
-# the README's [gpio] example works unchanged; 0 and 1 named as on a Pi.
+# the [gpio] example of docs/hardware.md works unchanged; 0 and 1 named as on a Pi.
 sim_chip car pinctrl-rp1 ID_SDA ID_SCL $(i=2; while [ $i -lt 28 ]; do
 	echo GPIO$i; i=$((i + 1)); done)
 SIMCFG=/sys/kernel/config/gpio-sim/car

@@ -8,7 +8,7 @@
 # test, Debian's mosquitto, mosquitto_pub/_sub and libgpiod's gpioset, every
 # shared library they load (ldd) and the dynamic loader; the kernel
 # modules of KERNEL-DIR (kernel.sh); init.sh as /init with checks.sh; the
-# README's [gpio] example as /etc/iotcar/car-agent.conf, where the unit
+# [gpio] example of docs/hardware.md as /etc/iotcar/car-agent.conf, where the unit
 # reads it; the udev rule and the build's systemd unit (its paths filled
 # in) in /etc, and car-agent where the unit runs it too; and the sanitizer
 # options of the environment ($ASAN_OPTIONS ...), their suppression files
@@ -62,14 +62,15 @@ cp "$here/init.sh" "$root/init"
 cp "$here/checks.sh" "$root/checks.sh"
 chmod 755 "$root/init"
 
-# The README's own example configuration of a real car.
-awk '/^## A real car/ { car = 1 } car && /^```ini$/ { ini = 1; next }
-	ini && /^```$/ { exit } ini { print }' "$src/README.md" \
+# The documentation's own example configuration of a real car: the first
+# ini block of docs/hardware.md.
+awk '/^```ini$/ { ini = 1; next }
+	ini && /^```$/ { exit } ini { print }' "$src/docs/hardware.md" \
 	>"$root/etc/iotcar/car-agent.conf"
 for k in left_in1 left_in2 left_en right_in1 right_in2 right_en \
 	trigger echo; do
 	grep -q "^$k *= *" "$root/etc/iotcar/car-agent.conf" ||
-		die "README.md: the [gpio] example under 'A real car' has no $k"
+		die "docs/hardware.md: its [gpio] example has no $k"
 done
 
 cat >"$root/etc/mosquitto.conf" <<EOF

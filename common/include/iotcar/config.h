@@ -90,7 +90,7 @@ struct iotcar_config_spec {
 	bool *read_installed;
 };
 
-/** Settings every program shares (SPEC §1). */
+/** Settings every program shares (protocol §1). */
 struct iotcar_common_settings {
 	char *broker;
 	char *username;

@@ -8,7 +8,7 @@
  * without one, or at once when the car or the broker is away.
  *
  * Every drive command quotes the newest link ping heard from its car and
- * the timeout as its age bound (SPEC §4, freshness): the car executes it
+ * the timeout as its age bound (protocol §4, freshness): the car executes it
  * within the timeout of the request or never, so an answered timeout is
  * never followed by the car moving.
  *

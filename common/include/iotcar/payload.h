@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * payload.h: the payloads of SPEC §2-4 — drive text, the JSON `set` object,
+ * payload.h: the payloads of protocol §2-4 — drive text, the JSON `set` object,
  * state, result and event JSON — parsed and formatted in one place, through
  * cJSON, for every program. Parsers take (buffer, length): MQTT payloads are
  * not NUL-terminated.
@@ -21,7 +21,7 @@
  * C long and every JSON reader. Numbers start at random and wrap to 1.
  */
 #define IOTCAR_SERIAL_MAX 2147483647
-/** Speed of forward/backward/left/right when none is given (SPEC §4). */
+/** Speed of forward/backward/left/right when none is given (protocol §4). */
 #define IOTCAR_DRIVE_DEFAULT_SPEED 50
 /** Largest `ms` accepted before the car clamps it: one day. */
 #define IOTCAR_DRIVE_MS_MAX 86400000
@@ -57,7 +57,7 @@ void iotcar_error_set(struct iotcar_error *err, enum iotcar_err code,
 		      const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/** One drive command of SPEC §4. throttle = steer = 0 is a stop. */
+/** One drive command of protocol §4. throttle = steer = 0 is a stop. */
 struct iotcar_drive {
 	/* -100..100, positive is forward. */
 	int throttle;
@@ -65,7 +65,14 @@ struct iotcar_drive {
 	int steer;
 	/* How long the command lives; 0 means the car's default. */
 	int ttl_ms;
+	/* forward, backward, left or right with no speed: the car's own
+	 * speed applies (iotcar_drive_use_speed), IOTCAR_DRIVE_DEFAULT_SPEED
+	 * until then. */
+	bool bare;
 };
+
+/** @brief A bare drive (no speed given) at @p speed instead. */
+void iotcar_drive_use_speed(struct iotcar_drive *d, int speed);
 
 /**
  * @brief Parse drive text ("forward 60 500", "drive 40 -20", "stop").
@@ -84,7 +91,7 @@ struct iotcar_cmd_id {
 };
 
 /**
- * What a command's sender says about its age (SPEC §4, freshness): the
+ * What a command's sender says about its age (protocol §4, freshness): the
  * newest ping of the car it had heard when it wrote the command, and how
  * long it waits for the answer before giving up on it.
  */
@@ -103,14 +110,17 @@ enum {
 	IOTCAR_SET_DRIVE = 1 << 0,
 	IOTCAR_SET_SPEED_LIMIT = 1 << 1,
 	IOTCAR_SET_ESTOP = 1 << 2,
+	IOTCAR_SET_SPEED = 1 << 3,
 };
 
-/** The JSON object on `set` (SPEC §4). */
+/** The JSON object on `set` (protocol §4). */
 struct iotcar_set {
 	/* IOTCAR_SET_* bits. */
 	unsigned fields;
 	struct iotcar_drive drive;
 	int speed_limit;
+	/* The car's speed for drive texts that give none, 0..100. */
+	int speed;
 	bool estop;
 	/* A release that names the latch it releases ("estop_latch"); 0 for
 	 * a bare OFF. */
@@ -122,7 +132,8 @@ struct iotcar_set {
 
 /**
  * @brief Parse a `set` object: throttle, steer, ttl_ms, drive (text),
- * link, max_age_ms, speed_limit, estop ("ON"/"OFF"), estop_latch, id.
+ * link, max_age_ms, speed_limit, speed, estop ("ON"/"OFF"), estop_latch,
+ * id.
  * Unknown and repeated fields are errors, and so is a string holding
  * \u0000 (it would cut the text short).
  * @p out->id is filled even when another field is bad, so that the error
@@ -168,7 +179,7 @@ enum iotcar_mode {
 /** @brief "idle", "driving"...: the wire name of @p mode. */
 const char *iotcar_mode_name(enum iotcar_mode mode);
 
-/** The state of SPEC §3. */
+/** The state of protocol §3. */
 struct iotcar_state {
 	enum iotcar_mode mode;
 	int throttle;
@@ -177,6 +188,9 @@ struct iotcar_state {
 	int left;
 	int right;
 	int speed_limit;
+	/* The speed of drive texts that give none; absent from an older
+	 * car's state: IOTCAR_DRIVE_DEFAULT_SPEED. */
+	int speed;
 	bool estop;
 	/* The number of the latest e-stop latch; 0 before the first. */
 	uint32_t estop_latch;
@@ -212,7 +226,7 @@ int iotcar_result_format(const char *cmd, const struct iotcar_cmd_id *id,
 			 const struct iotcar_error *err, uint32_t estop_latch,
 			 char *buf, size_t size);
 
-/** An event of SPEC §2; fields left NULL/unset are left out. */
+/** An event of protocol §2; fields left NULL/unset are left out. */
 struct iotcar_event {
 	/* "failsafe", "obstacle", "estop", "bad_command", "retained_ignored",
 	 * "link_lost", "overload" */
@@ -239,9 +253,12 @@ struct iotcar_event {
 	double distance_cm;
 };
 
-/** The telemetry of SPEC §2: sensors and health. */
+/** The telemetry of protocol §2: sensors and health. */
 struct iotcar_telemetry {
 	int64_t uptime_s;
+	/* When the agent started, by the wall clock (Unix seconds): "started",
+	 * ISO 8601 UTC; Home Assistant's timestamp sensor. */
+	int64_t started_s;
 	bool has_distance;
 	double distance_cm;
 	int left;

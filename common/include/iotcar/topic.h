@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * topic.h: the only place where iotcar topic names are made or taken apart
- * (SPEC §2). Every program builds topics here from a validated prefix and car
- * id, so a stray '+', '#' or '/' can never produce a wrong topic.
+ * (protocol §2). Every program builds topics here from a validated prefix
+ * and car id, so a stray '+', '#' or '/' can never produce a wrong topic.
  */
 #ifndef IOTCAR_TOPIC_H
 #define IOTCAR_TOPIC_H
@@ -16,7 +16,7 @@
 #define IOTCAR_PREFIX_MAX 64
 /** Big enough for any topic built here. */
 #define IOTCAR_TOPIC_MAX 160
-/** The pseudo car id of SPEC §2 that addresses every car. */
+/** The pseudo car id of protocol §2 that addresses every car. */
 #define IOTCAR_ALL_CARS "all"
 
 enum iotcar_topic_kind {
@@ -36,7 +36,7 @@ enum iotcar_topic_kind {
 };
 
 /**
- * @brief True for a car id of SPEC §2 that is not reserved ("all" addresses
+ * @brief True for a car id of protocol §2 that is not reserved ("all" addresses
  * every car, "bridge" holds the bridges' status).
  */
 bool iotcar_topic_is_valid_id(const char *id);
