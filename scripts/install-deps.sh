@@ -35,7 +35,7 @@ done
 
 packages="gcc libc6-dev cmake ninja-build pkg-config
 	libpaho-mqtt-dev libcjson-dev libinih-dev libgpiod-dev gpiod libsystemd-dev
-	libncurses-dev help2man
+	libncurses-dev help2man lowdown
 	mosquitto mosquitto-clients openssl netcat-openbsd"
 if [ -n "$test" ]; then
 	# Names that differ by release: clang's version, and the t64 names
