@@ -33,10 +33,12 @@ const struct iotcar_option iotcar_common_options[] = {
 	 .offset = CS(broker),
 	 .def = "tcp://127.0.0.1:1883",
 	 .check = iotcar_mqtt_uri_is_valid,
-	 .check_help = "tcp://host[:port] or ssl://host[:port]",
+	 .check_help = "tcp://host[:port] or ssl://host[:port], or up to 8 "
+		       "of them separated by commas",
 	 .env = "IOTCAR_BROKER",
 	 .arg = "URI",
-	 .help = "MQTT broker: tcp://host:port, or ssl://host:port for TLS"},
+	 .help = "MQTT broker: tcp://host:port, or ssl://host:port for TLS; "
+		 "several, separated by commas, are tried in order"},
 	{.key = "username",
 	 .section = "mqtt",
 	 .type = IOTCAR_OPT_STRING,

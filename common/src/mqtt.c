@@ -37,6 +37,12 @@ struct iotcar_mqtt {
 
 	/* Copies of the options: Paho keeps pointers to some of them. */
 	char *uri;
+	/* The brokers of the list (a copy of uri split at its commas), tried
+	 * in order on every connect; the one of the connection, for logs. */
+	char *uri_list;
+	char *uris[MQTT_URIS_MAX];
+	int nuris;
+	char server[MQTT_REASON_MAX];
 	char *client_id;
 	char *username;
 	char *password;
@@ -48,8 +54,7 @@ struct iotcar_mqtt {
 	int keepalive_s;
 	int retry_min_ms;
 	int retry_max_ms;
-	char host[MQTT_HOST_MAX];
-	char port[8];
+	/* Any of them ssl://. */
 	bool tls;
 
 	/* Loop thread only. */
@@ -177,6 +182,23 @@ static void paho_disconnected(void *context, MQTTProperties *props,
 	mqtt_inbox_push(&m->inbox, ev);
 }
 
+/*
+ * Which of our brokers Paho connected to: it names the one of the list, or
+ * for a single broker its own copy without the "tcp://" or "ssl://".
+ * Paho's threads; m->uris is not changed after iotcar_mqtt_new().
+ */
+static const char *mqtt_server_of(const struct iotcar_mqtt *m, const char *got)
+{
+	for (int i = 0; got && i < m->nuris; i++) {
+		const char *rest = strstr(m->uris[i], "://");
+
+		if (!strcmp(m->uris[i], got) ||
+		    (rest && !strcmp(rest + 3, got)))
+			return m->uris[i];
+	}
+	return m->uris[0];
+}
+
 static void paho_connect_ok(void *context, MQTTAsync_successData5 *resp)
 {
 	struct iotcar_mqtt *m = context;
@@ -189,6 +211,8 @@ static void paho_connect_ok(void *context, MQTTAsync_successData5 *resp)
 		return;
 	}
 	ev->receive_max = rm > 0 ? rm : 0;
+	snprintf(ev->reason, sizeof(ev->reason), "%s",
+		 mqtt_server_of(m, resp ? resp->alt.connect.serverURI : NULL));
 	mqtt_inbox_push(&m->inbox, ev);
 }
 
@@ -321,6 +345,11 @@ static void mqtt_connect(struct iotcar_mqtt *m)
 	co.onSuccess5 = paho_connect_ok;
 	co.onFailure5 = paho_connect_failed;
 	co.context = m;
+	/* Several brokers: Paho tries each in turn, in order. */
+	if (m->nuris > 1) {
+		co.serverURIs = m->uris;
+		co.serverURIcount = m->nuris;
+	}
 	if (m->will_topic) {
 		will.topicName = m->will_topic;
 		will.message = m->will_payload;
@@ -370,7 +399,7 @@ static void mqtt_lost(struct iotcar_mqtt *m, const char *reason, int code)
 {
 	m->connected = false;
 	mqtt_window_reset(&m->window, 0);
-	log_warning_limited("mqtt: lost %s: %s", m->uri, reason);
+	log_warning_limited("mqtt: lost %s: %s", m->server, reason);
 	/* Another client took our client id: coming straight back would
 	 * only push it off in turn, and it us. */
 	if (code == IOTCAR_MQTT_SESSION_TAKEN_OVER)
@@ -385,7 +414,11 @@ static void mqtt_lost(struct iotcar_mqtt *m, const char *reason, int code)
 static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 {
 	switch (ev->type) {
-	case MQTT_EV_CONNECTED:
+	case MQTT_EV_CONNECTED: {
+		char host[MQTT_HOST_MAX];
+		char port[8];
+		bool tls;
+
 		mqtt_window_reset(&m->window, ev->receive_max);
 		m->attempting = false;
 		m->connected = true;
@@ -394,14 +427,22 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 		m->last_failure[0] = '\0';
 		m->subs_pending = 0;
 		m->subscribed_told = false;
-		if (!mqtt_nodelay_set(m->host, m->port))
+		snprintf(m->server, sizeof(m->server), "%s", ev->reason);
+		if (mqtt_uri_parse(m->server, &tls, host, sizeof(host), port,
+				   sizeof(port)) ||
+		    !mqtt_nodelay_set(host, port))
 			log_warning("mqtt: broker socket not found; "
 				    "TCP_NODELAY not set, expect ~40 ms "
 				    "delays");
-		log_info("mqtt: connected to %s", m->uri);
+		if (m->nuris > 1)
+			log_info("mqtt: connected to %s (of %d brokers)",
+				 m->server, m->nuris);
+		else
+			log_info("mqtt: connected to %s", m->server);
 		if (m->handlers.connected)
 			m->handlers.connected(m->ctx);
 		break;
+	}
 	case MQTT_EV_CONNECT_FAILED:
 		m->attempting = false;
 		/* The same failure again is not news: say it once. */
@@ -507,7 +548,7 @@ static int mqtt_create_client(struct iotcar_mqtt *m)
 	int rc;
 
 	co.maxBufferedMessages = MQTT_PAHO_BUFFERED_MAX;
-	rc = MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id,
+	rc = MQTTAsync_createWithOptions(&m->client, m->uris[0], m->client_id,
 					 MQTTCLIENT_PERSISTENCE_NONE, NULL,
 					 &co);
 	if (rc != MQTTASYNC_SUCCESS) {
@@ -544,12 +585,13 @@ struct iotcar_mqtt *iotcar_mqtt_new(struct iotcar_loop *loop,
 		  m->window.limit ? ", QoS 1 publishes kept within the "
 				    "broker's window"
 				  : "");
-	if (!m->uri || !m->client_id ||
-	    mqtt_uri_parse(m->uri, &m->tls, m->host, sizeof(m->host), m->port,
-			   sizeof(m->port))) {
+	if (!m->uri || !m->client_id || !(m->uri_list = strdup(m->uri)) ||
+	    (m->nuris = mqtt_uri_list_split(m->uri_list, m->uris, &m->tls)) <
+		    0) {
 		errno = EINVAL;
 		goto err;
 	}
+	snprintf(m->server, sizeof(m->server), "%s", m->uris[0]);
 	if (iotcar_loop_add_fd(loop, m->inbox.evfd, EPOLLIN, mqtt_on_inbox, m))
 		goto err;
 	m->retry = iotcar_timer_new(loop, mqtt_on_retry, m);
@@ -846,6 +888,7 @@ void iotcar_mqtt_free(struct iotcar_mqtt *m)
 	mqtt_window_cleanup(&m->window);
 	mqtt_free_sub_topics(m);
 	free(m->uri);
+	free(m->uri_list);
 	free(m->client_id);
 	free(m->username);
 	if (m->password)

@@ -34,6 +34,17 @@
  * literal) into its parts; the port defaults to 1883 or 8883.
  * @return 0 or -EINVAL.
  */
+/* At most this many brokers in a --broker list. */
+#define MQTT_URIS_MAX 8
+
+/*
+ * Split the comma-separated broker list @p list in place into @p uris (at
+ * most MQTT_URIS_MAX), each one checked by mqtt_uri_parse(); @p tls is
+ * set when any is ssl://.
+ * Returns the number of URIs, or -EINVAL.
+ */
+int mqtt_uri_list_split(char *list, char **uris, bool *tls);
+
 int mqtt_uri_parse(const char *uri, bool *tls, char *host, size_t hostsize,
 		   char *port, size_t portsize);
 

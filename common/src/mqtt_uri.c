@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iotcar/text.h"
@@ -55,14 +56,39 @@ int mqtt_uri_parse(const char *uri, bool *tls, char *host, size_t hostsize,
 	return 0;
 }
 
-bool iotcar_mqtt_uri_is_valid(const char *uri)
+int mqtt_uri_list_split(char *list, char **uris, bool *tls)
 {
 	char host[MQTT_HOST_MAX];
 	char port[8];
-	bool tls;
+	int n = 0;
+	bool one;
 
-	return uri && mqtt_uri_parse(uri, &tls, host, sizeof(host), port,
-				     sizeof(port)) == 0;
+	*tls = false;
+	for (char *save = NULL, *uri = strtok_r(list, ",", &save); uri;
+	     uri = strtok_r(NULL, ",", &save)) {
+		if (n == MQTT_URIS_MAX ||
+		    mqtt_uri_parse(uri, &one, host, sizeof(host), port,
+				   sizeof(port)))
+			return -EINVAL;
+		*tls |= one;
+		uris[n++] = uri;
+	}
+	return n ? n : -EINVAL;
+}
+
+bool iotcar_mqtt_uri_is_valid(const char *list)
+{
+	char *uris[MQTT_URIS_MAX];
+	char *copy = list ? strdup(list) : NULL;
+	bool tls;
+	bool ok;
+
+	/* No empty item: "a,,b" and "a," are mistakes, not two brokers. */
+	ok = copy && list[0] && list[0] != ',' && !strstr(list, ",,") &&
+	     list[strlen(list) - 1] != ',' &&
+	     mqtt_uri_list_split(copy, uris, &tls) > 0;
+	free(copy);
+	return ok;
 }
 
 int iotcar_mqtt_opts_from_settings(const struct iotcar_common_settings *s,
@@ -77,7 +103,8 @@ int iotcar_mqtt_opts_from_settings(const struct iotcar_common_settings *s,
 	if (!iotcar_mqtt_uri_is_valid(s->broker)) {
 		snprintf(err, errlen,
 			 "--broker: '%.60s' is not tcp://host[:port] or "
-			 "ssl://host[:port]",
+			 "ssl://host[:port], or a list of up to 8 of them "
+			 "separated by commas",
 			 s->broker);
 		return -EINVAL;
 	}

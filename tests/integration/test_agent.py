@@ -197,6 +197,31 @@ def test_reconnects_to_a_broker_started_later(env):
     c.wait_for(f"{CAR}/status", lambda m: m.text == "online")
 
 
+def test_several_brokers_tried_in_order(env):
+    """--broker A,B: with A down the car uses B, says so, and drives;
+    with B gone and A up, it moves to A."""
+    a_broker, b_broker = Broker(env), env.broker()
+    uri = f"tcp://127.0.0.1:{a_broker.port},tcp://127.0.0.1:{b_broker.port}"
+    a = env.agent(b_broker, broker_uri=uri)
+    wait_until(lambda: f"connected to tcp://127.0.0.1:{b_broker.port} "
+               "(of 2 brokers)" in a.log(), "the log naming broker B")
+    c = env.car_client(b_broker)
+    m = c.mark()
+    c.publish(f"{CAR}/set/drive", "forward 40 1000")
+    wait_state(c, since=m, mode="driving")
+    b_broker.stop()
+    env.brokers.append(a_broker.start())
+    c = env.car_client(a_broker)
+    c.wait_for(f"{CAR}/status", lambda x: x.text == "online")
+    check(f"connected to tcp://127.0.0.1:{a_broker.port} (of 2 brokers)"
+          in a.log(), f"no move to broker A in the log:\n{a.log()}")
+    check("TCP_NODELAY not set" not in a.log(),
+          f"Nagle's algorithm left on a broker of the list:\n{a.log()}")
+    m = c.mark()
+    c.publish(f"{CAR}/set/drive", "forward 30 1000")
+    wait_state(c, since=m, mode="driving")
+
+
 def test_retained_command_never_acted_on(env):
     b = env.broker()
     pre = env.client(b.port)

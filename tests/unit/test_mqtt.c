@@ -263,7 +263,35 @@ static void uri_parts(void)
 		  -EINVAL);
 }
 
+static void uri_lists(void)
+{
+	char list[] = "tcp://a:1,ssl://[::1]:2,tcp://c";
+	char *uris[MQTT_URIS_MAX];
+	bool tls;
+
+	CHECK_INT(mqtt_uri_list_split(list, uris, &tls), 3);
+	CHECK(tls);
+	CHECK_STR(uris[0], "tcp://a:1");
+	CHECK_STR(uris[1], "ssl://[::1]:2");
+	CHECK_STR(uris[2], "tcp://c");
+	CHECK(iotcar_mqtt_uri_is_valid("tcp://a:1"));
+	CHECK(iotcar_mqtt_uri_is_valid("tcp://a:1,tcp://b:2"));
+	CHECK(!iotcar_mqtt_uri_is_valid(NULL));
+	CHECK(!iotcar_mqtt_uri_is_valid(""));
+	CHECK(!iotcar_mqtt_uri_is_valid("tcp://a,,tcp://b"));
+	CHECK(!iotcar_mqtt_uri_is_valid("tcp://a,"));
+	CHECK(!iotcar_mqtt_uri_is_valid(",tcp://a"));
+	CHECK(!iotcar_mqtt_uri_is_valid("tcp://a,http://b"));
+	CHECK(!iotcar_mqtt_uri_is_valid("tcp://a, tcp://b"));
+	CHECK(iotcar_mqtt_uri_is_valid("tcp://1,tcp://2,tcp://3,tcp://4,"
+				       "tcp://5,tcp://6,tcp://7,tcp://8"));
+	CHECK(!iotcar_mqtt_uri_is_valid("tcp://1,tcp://2,tcp://3,tcp://4,"
+					"tcp://5,tcp://6,tcp://7,tcp://8,"
+					"tcp://9"));
+}
+
 static const struct test_case cases[] = {
+	{"uri_lists", uri_lists},
 	{"inbox_keeps_order", inbox_keeps_order},
 	{"inbox_drops_oldest_droppable_never_a_kept_one",
 	 inbox_drops_oldest_droppable_never_a_kept_one},
