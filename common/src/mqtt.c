@@ -79,6 +79,11 @@ struct iotcar_mqtt {
 	/* Topics of the last subscribe, to name refusals. */
 	char **sub_topics;
 	size_t sub_count;
+	/* One per SUBSCRIBE packet, the context of its answer. */
+	struct mqtt_sub_chunk {
+		struct iotcar_mqtt *m;
+		size_t first;
+	} sub_chunks[MQTT_SUBS_MAX / MQTT_FILTERS_PER_SUBSCRIBE];
 };
 
 static void mqtt_push_status(struct iotcar_mqtt *m, enum mqtt_ev_type type,
@@ -255,7 +260,8 @@ static int paho_ssl_error(const char *str, size_t len, void *u)
 
 static void paho_subscribe_ok(void *context, MQTTAsync_successData5 *resp)
 {
-	struct iotcar_mqtt *m = context;
+	const struct mqtt_sub_chunk *chunk = context;
+	struct iotcar_mqtt *m = chunk->m;
 	int n = resp->alt.sub.reasonCodeCount;
 
 	/* A refused filter was still answered: the SUBACK is what counts. */
@@ -265,12 +271,12 @@ static void paho_subscribe_ok(void *context, MQTTAsync_successData5 *resp)
 		/* Paho fills the array only for two topics or more. */
 		enum MQTTReasonCodes rc =
 			n > 1 ? resp->alt.sub.reasonCodes[i] : resp->reasonCode;
+		size_t k = chunk->first + (size_t)i;
 
 		if (rc >= MQTTREASONCODE_UNSPECIFIED_ERROR)
 			log_error("mqtt: the broker refused the subscription "
 				  "to %s: %s",
-				  (size_t)i < m->sub_count ? m->sub_topics[i]
-							   : "?",
+				  k < m->sub_count ? m->sub_topics[k] : "?",
 				  MQTTReasonCode_toString(rc));
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -278,7 +284,9 @@ static void paho_subscribe_ok(void *context, MQTTAsync_successData5 *resp)
 
 static void paho_subscribe_failed(void *context, MQTTAsync_failureData5 *resp)
 {
-	mqtt_push_status(context, MQTT_EV_SUBSCRIBED, NULL);
+	const struct mqtt_sub_chunk *chunk = context;
+
+	mqtt_push_status(chunk->m, MQTT_EV_SUBSCRIBED, NULL);
 	log_error("mqtt: subscribe failed: %s",
 		  resp->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR
 			  ? MQTTReasonCode_toString(resp->reasonCode)
@@ -653,15 +661,13 @@ out:
 int iotcar_mqtt_subscribe(struct iotcar_mqtt *m,
 			  const struct iotcar_mqtt_sub *subs, size_t count)
 {
-	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-	MQTTSubscribe_options so[32];
-	char *topics[32];
-	int qos[32];
-	int rc;
+	MQTTSubscribe_options so[MQTT_SUBS_MAX];
+	char *topics[MQTT_SUBS_MAX];
+	int qos[MQTT_SUBS_MAX];
 
 	if (!m->connected)
 		return -ENOTCONN;
-	if (count == 0 || count > 32)
+	if (count == 0 || count > MQTT_SUBS_MAX)
 		return -EINVAL;
 	if (mqtt_remember_subs(m, subs, count))
 		return -ENOMEM;
@@ -673,15 +679,30 @@ int iotcar_mqtt_subscribe(struct iotcar_mqtt *m,
 		topics[i] = m->sub_topics[i];
 		qos[i] = subs[i].qos;
 	}
-	ro.onSuccess5 = paho_subscribe_ok;
-	ro.onFailure5 = paho_subscribe_failed;
-	ro.context = m;
-	ro.subscribeOptionsList = so;
-	ro.subscribeOptionsCount = (int)count;
-	rc = MQTTAsync_subscribeMany(m->client, (int)count, topics, qos, &ro);
-	if (rc != MQTTASYNC_SUCCESS)
-		return -EIO;
-	m->subs_pending++;
+	/* A few filters per SUBSCRIBE: AWS IoT takes at most 8 in one. */
+	for (size_t first = 0; first < count;
+	     first += MQTT_FILTERS_PER_SUBSCRIBE) {
+		MQTTAsync_responseOptions ro =
+			MQTTAsync_responseOptions_initializer;
+		struct mqtt_sub_chunk *chunk =
+			&m->sub_chunks[first / MQTT_FILTERS_PER_SUBSCRIBE];
+		size_t n = count - first < MQTT_FILTERS_PER_SUBSCRIBE
+				   ? count - first
+				   : MQTT_FILTERS_PER_SUBSCRIBE;
+
+		chunk->m = m;
+		chunk->first = first;
+		ro.onSuccess5 = paho_subscribe_ok;
+		ro.onFailure5 = paho_subscribe_failed;
+		ro.context = chunk;
+		ro.subscribeOptionsList = so + first;
+		ro.subscribeOptionsCount = (int)n;
+		if (MQTTAsync_subscribeMany(m->client, (int)n, topics + first,
+					    qos + first,
+					    &ro) != MQTTASYNC_SUCCESS)
+			return -EIO;
+		m->subs_pending++;
+	}
 	return 0;
 }
 

@@ -34,6 +34,11 @@
  * literal) into its parts; the port defaults to 1883 or 8883.
  * @return 0 or -EINVAL.
  */
+/* Filters one iotcar_mqtt_subscribe() takes, and how many go in one
+ * SUBSCRIBE packet (AWS IoT's limit). */
+#define MQTT_SUBS_MAX 32
+#define MQTT_FILTERS_PER_SUBSCRIBE 8
+
 /* At most this many brokers in a --broker list. */
 #define MQTT_URIS_MAX 8
 

@@ -10,8 +10,8 @@ import subprocess
 import time
 
 from harness import (DEADLINE_S, SOURCE_DIR, Agent, Broker, NotifySocket,
-                     check, event_is, main, need_tool, result_is, wait_state,
-                     wait_until)
+                     check, event_is, free_port, main, need_tool, result_is,
+                     wait_state, wait_until)
 
 CAR = "iotcar/car1"
 
@@ -220,6 +220,34 @@ def test_several_brokers_tried_in_order(env):
     m = c.mark()
     c.publish(f"{CAR}/set/drive", "forward 30 1000")
     wait_state(c, since=m, mode="driving")
+
+
+def test_at_most_8_filters_per_subscribe(env):
+    """AWS IoT takes at most 8 topic filters in one SUBSCRIBE: the car's
+    11 go in two, and it is online only once both are acknowledged. The
+    broker's own log shows the packets."""
+    port = free_port()
+    b = Broker(env, port=port, conf=(f"listener {port} 127.0.0.1\n"
+                                     "allow_anonymous true\n"
+                                     "log_type all\n")).start()
+    env.brokers.append(b)
+    a = env.agent(b)
+    c = env.car_client(b)
+    m = c.mark()
+    c.publish(f"{CAR}/set/drive", "forward 20 500")
+    wait_state(c, since=m, mode="driving")
+    packets = []
+    for line in b.log().splitlines():
+        if "Received SUBSCRIBE from iotcar-car-car1" in line:
+            packets.append([])
+        elif packets and re.match(r"^\d+: \t\S+ \(QoS \d\)$", line):
+            packets[-1].append(line.split("\t")[1].split(" ")[0])
+    filters = [f for p in packets for f in p]
+    check(packets and all(0 < len(p) <= 8 for p in packets),
+          f"SUBSCRIBE packets of {[len(p) for p in packets]} filters")
+    check(len(filters) == len(set(filters)) and f"{CAR}/set" in filters
+          and "homeassistant/status" in filters, f"filters {filters}")
+    check(a.proc.poll() is None, "the agent stopped")
 
 
 def test_retained_command_never_acted_on(env):
