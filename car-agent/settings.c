@@ -284,7 +284,8 @@ static const struct iotcar_option agent_options[] = {
 	 .offset = AS(ha_prefix),
 	 .def = "homeassistant",
 	 .check = iotcar_topic_is_valid_prefix,
-	 .check_help = "topic levels without '+', '#' or an empty level",
+	 .check_help = "1 to 4 topic levels without '+', '#' or an empty "
+		       "level",
 	 .arg = "PREFIX",
 	 .help = "Home Assistant's discovery prefix"},
 	{.key = "ha_dashboard_url",

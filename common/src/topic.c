@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "iotcar/text.h"
+
 static const char *const topic_suffixes[IOTCAR_TOPIC_KIND_COUNT] = {
 	[IOTCAR_TOPIC_STATUS] = "status",
 	[IOTCAR_TOPIC_STATE] = "state",
@@ -57,6 +59,7 @@ bool iotcar_topic_is_valid_id(const char *id)
 
 bool iotcar_topic_is_valid_prefix(const char *prefix)
 {
+	size_t levels = 1;
 	size_t n;
 
 	if (!prefix)
@@ -65,7 +68,18 @@ bool iotcar_topic_is_valid_prefix(const char *prefix)
 	if (n == 0 || n > IOTCAR_PREFIX_MAX || prefix[0] == '/' ||
 	    prefix[n - 1] == '/' || strstr(prefix, "//"))
 		return false;
-	return strpbrk(prefix, "+#") == NULL;
+	for (const char *p = prefix; (p = strchr(p, '/')); p++)
+		levels++;
+	return levels <= IOTCAR_PREFIX_LEVELS_MAX &&
+	       strpbrk(prefix, "+#") == NULL;
+}
+
+bool iotcar_topic_is_valid_client_id(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	return n > 0 && n <= IOTCAR_CLIENT_ID_MAX &&
+	       iotcar_text_is_valid(id, n);
 }
 
 const char *iotcar_topic_suffix(enum iotcar_topic_kind kind)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* test_topic.c: topic.c — ids, prefixes, build and parse. */
 #include <errno.h>
+#include <string.h>
 
 #include "iotcar/topic.h"
 #include "test.h"
@@ -37,6 +38,25 @@ static void topic_prefix_rules(void)
 	CHECK(!iotcar_topic_is_valid_prefix("a//b"));
 	CHECK(!iotcar_topic_is_valid_prefix("iot+car"));
 	CHECK(!iotcar_topic_is_valid_prefix("iot#"));
+	/* AWS IoT: at most 7 slashes in <prefix>/<car>/set/speed_limit. */
+	CHECK(iotcar_topic_is_valid_prefix("a/b/c/d"));
+	CHECK(!iotcar_topic_is_valid_prefix("a/b/c/d/e"));
+}
+
+static void client_id_rules(void)
+{
+	char id[IOTCAR_CLIENT_ID_MAX + 2];
+
+	memset(id, 'x', sizeof(id));
+	id[IOTCAR_CLIENT_ID_MAX] = '\0';
+	CHECK(iotcar_topic_is_valid_client_id(id));
+	id[IOTCAR_CLIENT_ID_MAX] = 'x';
+	id[IOTCAR_CLIENT_ID_MAX + 1] = '\0';
+	CHECK(!iotcar_topic_is_valid_client_id(id));
+	CHECK(iotcar_topic_is_valid_client_id("iotcar-car-car1"));
+	CHECK(!iotcar_topic_is_valid_client_id(""));
+	CHECK(!iotcar_topic_is_valid_client_id(NULL));
+	CHECK(!iotcar_topic_is_valid_client_id("bad\xff"));
 }
 
 static void topic_build_every_kind(void)
@@ -135,6 +155,7 @@ static const struct test_case cases[] = {
 	{"topic_id_accepts_spec_grammar", topic_id_accepts_spec_grammar},
 	{"topic_id_rejects_bad_ids", topic_id_rejects_bad_ids},
 	{"topic_prefix_rules", topic_prefix_rules},
+	{"client_id_rules", client_id_rules},
 	{"topic_build_every_kind", topic_build_every_kind},
 	{"topic_build_rejects_bad_input", topic_build_rejects_bad_input},
 	{"topic_build_reports_truncation", topic_build_reports_truncation},

@@ -14,6 +14,14 @@
 #define IOTCAR_ID_MAX 32
 /** Longest topic prefix. */
 #define IOTCAR_PREFIX_MAX 64
+/*
+ * Levels a prefix may have: the deepest topic under it has three more
+ * (<prefix>/<car>/set/speed_limit; Home Assistant's, four), and AWS IoT
+ * takes at most 7 slashes in a topic.
+ */
+#define IOTCAR_PREFIX_LEVELS_MAX 4
+/* The longest client id AWS IoT takes (MQTT itself: 65535 bytes). */
+#define IOTCAR_CLIENT_ID_MAX 128
 /** Big enough for any topic built here. */
 #define IOTCAR_TOPIC_MAX 160
 /** The pseudo car id of protocol §2 that addresses every car. */
@@ -42,10 +50,17 @@ enum iotcar_topic_kind {
 bool iotcar_topic_is_valid_id(const char *id);
 
 /**
- * @brief True for a usable topic prefix: 1..IOTCAR_PREFIX_MAX bytes, levels
- * separated by single '/', no '+', '#', NUL, leading or trailing '/'.
+ * @brief True for a usable topic prefix: 1..IOTCAR_PREFIX_MAX bytes, at
+ * most IOTCAR_PREFIX_LEVELS_MAX levels separated by single '/', no '+',
+ * '#', NUL, leading or trailing '/'.
  */
 bool iotcar_topic_is_valid_prefix(const char *prefix);
+
+/**
+ * @brief True for a client id of 1..IOTCAR_CLIENT_ID_MAX bytes of text
+ * (iotcar_text_is_valid()).
+ */
+bool iotcar_topic_is_valid_client_id(const char *id);
 
 /** @brief The suffix of @p kind ("status", "set/drive"...). Static string. */
 const char *iotcar_topic_suffix(enum iotcar_topic_kind kind);
