@@ -52,6 +52,7 @@ struct iotcar_mqtt {
 	char *will_topic;
 	char *will_payload;
 	int keepalive_s;
+	bool exit_after_free;
 	int retry_min_ms;
 	int retry_max_ms;
 	/* Any of them ssl://. */
@@ -530,6 +531,7 @@ static int mqtt_copy_opts(struct iotcar_mqtt *m,
 	    mqtt_dup(&m->will_payload, o->will_payload))
 		return -ENOMEM;
 	m->keepalive_s = o->keepalive_s > 0 ? o->keepalive_s : 10;
+	m->exit_after_free = o->exit_after_free;
 	m->retry_min_ms = o->reconnect_min_ms > 0 ? o->reconnect_min_ms : 250;
 	m->retry_max_ms = o->reconnect_max_ms > m->retry_min_ms
 				  ? o->reconnect_max_ms
@@ -893,13 +895,36 @@ int iotcar_mqtt_stop(struct iotcar_mqtt *m, int timeout_ms)
 	return ret ? -ETIMEDOUT : 0;
 }
 
+/* The client an exiting process left to its exit (exit_after_free). */
+static struct iotcar_mqtt *mqtt_left_to_exit;
+
+/*
+ * Off the loop, which is freed next; everything else stays valid, and
+ * reachable, until the exit: Paho keeps pointers to @p m, and its threads
+ * run until then (after a completed disconnect they call nothing).
+ */
+static void mqtt_leave_to_exit(struct iotcar_mqtt *m)
+{
+	iotcar_timer_free(m->retry);
+	m->retry = NULL;
+	if (m->inbox.evfd >= 0)
+		iotcar_loop_del_fd(m->loop, m->inbox.evfd);
+	mqtt_left_to_exit = m;
+}
+
 void iotcar_mqtt_free(struct iotcar_mqtt *m)
 {
 	if (!m)
 		return;
 	if (m->client) {
 		iotcar_mqtt_stop(m, 1000);
-		MQTTAsync_setCallbacks(m->client, NULL, NULL, NULL, NULL);
+		/* One by one: setCallbacks() refuses a NULL message handler. */
+		MQTTAsync_setConnectionLostCallback(m->client, NULL, NULL);
+		MQTTAsync_setDisconnected(m->client, NULL, NULL);
+		if (m->exit_after_free) {
+			mqtt_leave_to_exit(m);
+			return;
+		}
 		MQTTAsync_destroy(&m->client);
 	}
 	iotcar_timer_free(m->retry);

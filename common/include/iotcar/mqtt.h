@@ -97,6 +97,13 @@ struct iotcar_mqtt_opts {
 	/* Last will: published retained at QoS 1 by the broker. */
 	const char *will_topic;
 	const char *will_payload;
+	/*
+	 * The process exits right after iotcar_mqtt_free() (a one-shot
+	 * command): free then leaves Paho's client, and the memory Paho may
+	 * still touch, to the exit instead of MQTTAsync_destroy(), which
+	 * waits 100 ms or more for Paho's threads to stop.
+	 */
+	bool exit_after_free;
 };
 
 struct iotcar_mqtt_sub {
@@ -106,7 +113,7 @@ struct iotcar_mqtt_sub {
 
 /**
  * @brief True for tcp://host[:port] or ssl://host[:port] (host may be an
- * [IPv6] literal).
+ * [IPv6] literal), or up to 8 of them separated by commas.
  */
 bool iotcar_mqtt_uri_is_valid(const char *uri);
 
