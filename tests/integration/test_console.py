@@ -174,7 +174,11 @@ def test_status_and_cars(env):
     st = json.loads(out)
     check(st["mode"] == "idle" and st["distance_cm"] is not None,
           f"status printed {out!r}")
+    watch2 = env.client(b.port).subscribe("iotcar/car2/state")
     run(b, "--car", "car2", "drive", "forward", "30", "5000")
+    # The car publishes its state at most 20 times a second: the drive's
+    # may come up to 50 ms after the drive's result (protocol §4).
+    watch2.wait_for("iotcar/car2/state", lambda m: m.json()["throttle"] == 30)
     rc, out, err = run(b, "--car", "car2", "status")
     check(rc == 0 and json.loads(out)["throttle"] == 30,
           f"status of car2: {out!r}")
