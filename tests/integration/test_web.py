@@ -236,9 +236,10 @@ def nginx(env, b):
                 f"client_body_temp_path {env.dir}/nginx-body;\n"
                 f"proxy_temp_path {env.dir}/nginx-proxy;\n"
                 f"{site}}}\n")
-    proc = subprocess.Popen([exe, "-c", conf, "-p", env.dir, "-g",
-                             "daemon off;"], stderr=subprocess.STDOUT,
-                            stdout=open(os.path.join(env.dir, "nginx.log"), "w"))
+    with open(os.path.join(env.dir, "nginx.log"), "w") as log:
+        proc = subprocess.Popen([exe, "-c", conf, "-p", env.dir, "-g",
+                                 "daemon off;"], stdout=log,
+                                stderr=subprocess.STDOUT)
 
     def stop():
         proc.terminate()

@@ -58,7 +58,9 @@ getent passwd iotcar >/dev/null && id -nG iotcar | grep -qw gpio ||
 # ---- mosquitto_pub drives it; so does a plain socket client ----
 mosquitto_sub -t iotcar/car1/state -W 20 >/tmp/state.log 2>&1 &
 sub=$!
-sleep 0.5
+# Subscribed once the retained state has come: the drive's cannot be missed.
+wait_until 20 grep -q '"mode"' /tmp/state.log ||
+	fail "no retained state of car1"
 mosquitto_pub -t iotcar/car1/set/drive -m 'forward 60 1500'
 wait_until 20 grep -q '"left":60' /tmp/state.log ||
 	fail "mosquitto_pub did not drive car1: $(tail -n 3 /tmp/state.log)"
