@@ -588,13 +588,9 @@ struct iotcar_mqtt *iotcar_mqtt_new(struct iotcar_loop *loop,
 	m->ctx = ctx;
 	pthread_mutex_init(&m->lock, NULL);
 	if (mqtt_cond_init(&m->cond) || mqtt_inbox_init(&m->inbox) ||
-	    mqtt_window_init(&m->window, mqtt_window_is_needed(version)) ||
-	    mqtt_copy_opts(m, opts))
+	    mqtt_window_init(&m->window) || mqtt_copy_opts(m, opts))
 		goto err;
-	log_debug("mqtt: Paho %s%s", version,
-		  m->window.limit ? ", QoS 1 publishes kept within the "
-				    "broker's window"
-				  : "");
+	log_debug("mqtt: Paho %s", version);
 	if (!m->uri || !m->client_id || !(m->uri_list = strdup(m->uri)) ||
 	    (m->nuris = mqtt_uri_list_split(m->uri_list, m->uris, &m->tls)) <
 		    0) {

@@ -161,18 +161,17 @@ struct mqtt_out {
 
 /**
  * The QoS 1 publishes handed to Paho and not yet acknowledged, and those
- * held back. Paho before 1.3.14 stalls up to a second whenever the
- * broker's in-flight window is full (fixed by its commit 11757bf4), so on
- * those releases it is never given more than the window; from 1.3.14 on,
- * Paho keeps the window itself and nothing is held back. The count of
- * publishes in flight serves iotcar_mqtt_stop() either way.
+ * held back: Paho is never given more than the broker's in-flight window.
+ * Before 1.3.14 it stalls up to a second whenever that window is full
+ * (fixed by its commit 11757bf4); 1.3.14 keeps the window itself, but
+ * queues everything beyond it, so that behind a flood of results an
+ * e-stop's event waited over a minute, and a full queue refused it. Held
+ * here, the oldest droppable publish makes room instead.
  */
 struct mqtt_window {
 	pthread_mutex_t lock;
 	/* Signalled whenever a publish leaves the window (CLOCK_MONOTONIC). */
 	pthread_cond_t cond;
-	/* Hold publishes back at all: the Paho release needs it. */
-	bool limit;
 	int inflight;
 	int size;
 	struct mqtt_out *head;
@@ -183,14 +182,8 @@ struct mqtt_window {
 	atomic_uint_fast64_t lost;
 };
 
-/**
- * @brief True when a Paho of version @p version ("1.3.12") needs its
- * publishes held back (before 1.3.14, or a version it cannot read).
- */
-bool mqtt_window_is_needed(const char *version);
-
-/** @brief Empty; @p limit as mqtt_window_is_needed() said. */
-int mqtt_window_init(struct mqtt_window *w, bool limit);
+/** @brief Empty. */
+int mqtt_window_init(struct mqtt_window *w);
 void mqtt_window_cleanup(struct mqtt_window *w);
 
 /**

@@ -12,35 +12,6 @@
 #include "iotcar/text.h"
 #include "mqtt_int.h"
 
-/* The first Paho release that keeps the in-flight window itself. */
-static const long window_fixed_in[3] = {1, 3, 14};
-
-bool mqtt_window_is_needed(const char *version)
-{
-	const char *p = version;
-	long v[3] = {0};
-
-	for (int i = 0; i < 3; i++) {
-		char part[12];
-		size_t n = strspn(p, "0123456789");
-
-		if (n == 0 || n >= sizeof(part))
-			return true;
-		memcpy(part, p, n);
-		part[n] = '\0';
-		if (iotcar_parse_long(part, 0, 1000000, &v[i]))
-			return true;
-		p += n;
-		if (i < 2 && *p++ != '.')
-			return true;
-	}
-	for (int i = 0; i < 3; i++) {
-		if (v[i] != window_fixed_in[i])
-			return v[i] < window_fixed_in[i];
-	}
-	return false;
-}
-
 void mqtt_deadline(struct timespec *ts, int ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
@@ -65,9 +36,9 @@ int mqtt_cond_init(pthread_cond_t *cond)
 	return -ret;
 }
 
-int mqtt_window_init(struct mqtt_window *w, bool limit)
+int mqtt_window_init(struct mqtt_window *w)
 {
-	*w = (struct mqtt_window){.limit = limit, .size = MQTT_WINDOW_MAX};
+	*w = (struct mqtt_window){.size = MQTT_WINDOW_MAX};
 	pthread_mutex_init(&w->lock, NULL);
 	return mqtt_cond_init(&w->cond);
 }
@@ -112,7 +83,7 @@ int mqtt_window_enter(struct mqtt_window *w)
 	int ret = -EAGAIN;
 
 	pthread_mutex_lock(&w->lock);
-	if (!w->limit || (!w->head && w->inflight < w->size)) {
+	if (!w->head && w->inflight < w->size) {
 		w->inflight++;
 		ret = 0;
 	}

@@ -121,21 +121,6 @@ static void inbox_overload_takes_the_place_of_a_kept_message(void)
 	mqtt_inbox_cleanup(&q);
 }
 
-static void window_needed_before_paho_1_3_14(void)
-{
-	CHECK(mqtt_window_is_needed("1.3.12"));
-	CHECK(mqtt_window_is_needed("1.3.13"));
-	CHECK(mqtt_window_is_needed("1.2.99"));
-	CHECK(!mqtt_window_is_needed("1.3.14"));
-	CHECK(!mqtt_window_is_needed("1.3.15"));
-	CHECK(!mqtt_window_is_needed("1.4.0"));
-	CHECK(!mqtt_window_is_needed("2.0.0"));
-	/* What cannot be read is treated as old. */
-	CHECK(mqtt_window_is_needed(""));
-	CHECK(mqtt_window_is_needed("1.3"));
-	CHECK(mqtt_window_is_needed("one.three"));
-}
-
 static int window_hold(struct mqtt_window *w, const char *topic, bool droppable)
 {
 	struct iotcar_mqtt_pub p = {.topic = topic,
@@ -152,7 +137,7 @@ static void window_holds_back_past_receive_maximum(void)
 	struct mqtt_window w;
 	struct mqtt_out *o;
 
-	CHECK_INT(mqtt_window_init(&w, true), 0);
+	CHECK_INT(mqtt_window_init(&w), 0);
 	mqtt_window_reset(&w, 2);
 	CHECK_INT(mqtt_window_enter(&w), 0);
 	CHECK_INT(mqtt_window_enter(&w), 0);
@@ -176,7 +161,7 @@ static void window_full_drops_the_oldest_droppable(void)
 	struct mqtt_out *o;
 	char topic[32];
 
-	CHECK_INT(mqtt_window_init(&w, true), 0);
+	CHECK_INT(mqtt_window_init(&w), 0);
 	mqtt_window_reset(&w, 1);
 	CHECK_INT(mqtt_window_enter(&w), 0);
 	CHECK_INT(window_hold(&w, "kept/0", false), 0);
@@ -202,22 +187,11 @@ static void window_full_drops_the_oldest_droppable(void)
 	mqtt_window_cleanup(&w);
 
 	/* Nothing droppable: the newcomer is refused. */
-	CHECK_INT(mqtt_window_init(&w, true), 0);
+	CHECK_INT(mqtt_window_init(&w), 0);
 	for (int i = 0; i < IOTCAR_MQTT_OUT_MAX; i++)
 		CHECK_INT(window_hold(&w, "kept", false), 0);
 	CHECK_INT(window_hold(&w, "kept/late", false), -ENOBUFS);
 	CHECK_INT(w.lost, 1);
-	mqtt_window_cleanup(&w);
-}
-
-static void window_passes_everything_when_paho_keeps_it(void)
-{
-	struct mqtt_window w;
-
-	CHECK_INT(mqtt_window_init(&w, false), 0);
-	mqtt_window_reset(&w, 1);
-	for (int i = 0; i < 100; i++)
-		CHECK_INT(mqtt_window_enter(&w), 0);
 	mqtt_window_cleanup(&w);
 }
 
@@ -226,7 +200,7 @@ static void window_wait_idle_times_out_with_one_in_flight(void)
 	struct mqtt_window w;
 	struct timespec deadline;
 
-	CHECK_INT(mqtt_window_init(&w, true), 0);
+	CHECK_INT(mqtt_window_init(&w), 0);
 	mqtt_deadline(&deadline, 0);
 	CHECK_INT(mqtt_window_wait_idle(&w, &deadline), 0);
 	CHECK_INT(mqtt_window_enter(&w), 0);
@@ -297,13 +271,10 @@ static const struct test_case cases[] = {
 	 inbox_drops_oldest_droppable_never_a_kept_one},
 	{"inbox_overload_takes_the_place_of_a_kept_message",
 	 inbox_overload_takes_the_place_of_a_kept_message},
-	{"window_needed_before_paho_1_3_14", window_needed_before_paho_1_3_14},
 	{"window_holds_back_past_receive_maximum",
 	 window_holds_back_past_receive_maximum},
 	{"window_full_drops_the_oldest_droppable",
 	 window_full_drops_the_oldest_droppable},
-	{"window_passes_everything_when_paho_keeps_it",
-	 window_passes_everything_when_paho_keeps_it},
 	{"window_wait_idle_times_out_with_one_in_flight",
 	 window_wait_idle_times_out_with_one_in_flight},
 	{"uri_parts", uri_parts},
