@@ -85,7 +85,7 @@ def wait_until(pred, what, timeout=DEADLINE_S, interval=0.01):
 class Broker:
     """A Mosquitto on a loopback port, with a config written for it."""
 
-    def __init__(self, env, port=None, conf=None):
+    def __init__(self, env, port=None, conf=None, max_queued=100000):
         self.env = env
         self.port = port or free_port()
         self.proc = None
@@ -98,7 +98,7 @@ class Broker:
                     "allow_anonymous true\n"
                     "set_tcp_nodelay true\n"
                     "persistence false\n"
-                    "max_queued_messages 100000\n")
+                    f"max_queued_messages {max_queued}\n")
         with open(self.conf_path, "w") as f:
             f.write(conf)
 

@@ -231,45 +231,50 @@ def test_stalled_bridge(env):
 
 def test_flood_with_a_slow_loop_keeps_the_estop(env):
     # Every change of the motors takes 20 ms (a slow driver board), so the
-    # car's loop falls far behind a flood of drive commands.
-    b = env.broker()
+    # car's loop falls far behind a flood of drive commands: 300,000 from 3
+    # publishers, one of which sends the e-stop (QoS 1) halfway through its
+    # own. In its first second it obeys 50 of them and its inbox overflows;
+    # then its pings, waiting behind the flood, are older than a second, and
+    # it refuses the rest as stale, cheaply. Their results wait for the
+    # broker's acks, which wait behind the flood, so its outgoing queue
+    # overflows too.
+    #
+    # While max_queued_messages packets wait for a client, Mosquitto drops
+    # every packet to it, a QoS 1 e-stop too (eclipse/mosquitto#3542): this
+    # broker has room for the whole flood, so that what is tested is the
+    # car.
+    # docs/faults.md says what that drop means in the field.
+    b = env.broker(max_queued=10_000_000)
     a = env.agent(b, args=["--sim-latency-us", "20000"])
     # Not the flood of results: a reader that slow loses messages in the
     # broker, whatever the car does.
     c = env.client(b.port)
     for kind in ("event", "state", "telemetry"):
         c.subscribe(f"{CAR}/{kind}")
-
-    stop = threading.Event()
+    estop_sent = threading.Event()
 
     def flood(p, k):
         for i in range(100000):
-            if stop.is_set():
-                return
+            if k == 0 and i == 50000:
+                p.publish(f"{CAR}/set/estop", "ON", qos=1)
+                estop_sent.set()
             p.c.publish(f"{CAR}/set/drive", f"drive {20 + (i + k) % 60} 0",
                         qos=0)
 
     pubs = [env.client(b.port) for _ in range(3)]
     threads = [threading.Thread(target=flood, args=(p, k))
                for k, p in enumerate(pubs)]
+    m = c.mark()
     for th in threads:
         th.start()
-    # In the middle of the flood, with the car so far behind it that its
-    # inbox is dropping commands.
-    try:
-        wait_until(lambda: a.outputs() not in (None, (0, 0)),
-                   "the car driving")
-        m = c.mark()
-        c.wait_for(f"{CAR}/telemetry", lambda t: t.json()["dropped"] > 0,
-                   since=m, timeout=60, what="the flood overflowing the car")
-        m = c.mark()
-        c.publish(f"{CAR}/set/estop", "ON", qos=1)
-        ev = c.wait_for(f"{CAR}/event", event_is("estop", estop="ON"),
-                        since=m, timeout=60)
-    finally:
-        stop.set()
-        for th in threads:
-            th.join(timeout=120)
+    for th in threads:
+        th.join(timeout=120)
+    check(estop_sent.is_set() and not any(th.is_alive() for th in threads),
+          "the flood was not sent")
+    # Nothing of the car's gets out while the flood fills its link: the
+    # e-stop's event comes once the car is through it.
+    ev = c.wait_for(f"{CAR}/event", event_is("estop", estop="ON"),
+                    since=m, timeout=60)
     a.wait_outputs(0, 0, "the e-stop to stop the car")
     check(not a.moved_after(ev.time), "moved after the e-stop")
     # The flood drains; the car republishes its state at least every 5 s,
