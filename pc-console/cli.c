@@ -23,6 +23,7 @@
 #include "iotcar/log.h"
 #include "iotcar/text.h"
 #include "iotcar/topic.h"
+#include "naps.h"
 
 /* ==== Parsing ==== */
 
@@ -522,8 +523,10 @@ int cli_run(const struct console_settings *s, const struct cli_request *req)
 		c.exit = 2;
 		goto out;
 	}
-	/* A command's time is the script's: no 100 ms in Paho's destroy. */
+	/* A command's time is the script's: no 100 ms in Paho's destroy, nor
+	 * in its naps at connect. */
 	mo.exit_after_free = true;
+	naps_short(true);
 	c.deadline = iotcar_timer_new(c.loop, cli_on_deadline, &c);
 	c.fleet =
 		c.deadline ? iotcar_fleet_new(c.loop, &fc, &mo, &fh, &c) : NULL;
