@@ -524,9 +524,10 @@ int cli_run(const struct console_settings *s, const struct cli_request *req)
 		goto out;
 	}
 	/* A command's time is the script's: no 100 ms in Paho's destroy, nor
-	 * in its naps at connect. */
+	 * in its naps at connect. Not for watch, which outlives its connect
+	 * and would nap a thousand times a second while the broker is away. */
 	mo.exit_after_free = true;
-	naps_short(true);
+	naps_short(req->cmd != CLI_WATCH);
 	c.deadline = iotcar_timer_new(c.loop, cli_on_deadline, &c);
 	c.fleet =
 		c.deadline ? iotcar_fleet_new(c.loop, &fc, &mo, &fh, &c) : NULL;
