@@ -29,11 +29,6 @@
 
 /* ==== mqtt_uri.c ==== */
 
-/**
- * Split tcp://host[:port] or ssl://host[:port] (host may be an [IPv6]
- * literal) into its parts; the port defaults to 1883 or 8883.
- * @return 0 or -EINVAL.
- */
 /* Filters one iotcar_mqtt_subscribe() takes, and how many go in one
  * SUBSCRIBE packet (AWS IoT's limit). */
 #define MQTT_SUBS_MAX 32
@@ -44,12 +39,17 @@
 
 /*
  * Split the comma-separated broker list @p list in place into @p uris (at
- * most MQTT_URIS_MAX), each one checked by mqtt_uri_parse(); @p tls is
- * set when any is ssl://.
+ * most MQTT_URIS_MAX), each one checked by mqtt_uri_parse(), so that an
+ * empty item ("a,,b", "a,") is refused; @p tls is set when any is ssl://.
  * Returns the number of URIs, or -EINVAL.
  */
 int mqtt_uri_list_split(char *list, char **uris, bool *tls);
 
+/**
+ * Split tcp://host[:port] or ssl://host[:port] (host may be an [IPv6]
+ * literal) into its parts; the port defaults to 1883 or 8883.
+ * @return 0 or -EINVAL.
+ */
 int mqtt_uri_parse(const char *uri, bool *tls, char *host, size_t hostsize,
 		   char *port, size_t portsize);
 

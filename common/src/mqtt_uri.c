@@ -64,8 +64,7 @@ int mqtt_uri_list_split(char *list, char **uris, bool *tls)
 	bool one;
 
 	*tls = false;
-	for (char *save = NULL, *uri = strtok_r(list, ",", &save); uri;
-	     uri = strtok_r(NULL, ",", &save)) {
+	for (char *uri; (uri = strsep(&list, ","));) {
 		if (n == MQTT_URIS_MAX ||
 		    mqtt_uri_parse(uri, &one, host, sizeof(host), port,
 				   sizeof(port)))
@@ -83,10 +82,7 @@ bool iotcar_mqtt_uri_is_valid(const char *list)
 	bool tls;
 	bool ok;
 
-	/* No empty item: "a,,b" and "a," are mistakes, not two brokers. */
-	ok = copy && list[0] && list[0] != ',' && !strstr(list, ",,") &&
-	     list[strlen(list) - 1] != ',' &&
-	     mqtt_uri_list_split(copy, uris, &tls) > 0;
+	ok = copy && mqtt_uri_list_split(copy, uris, &tls) > 0;
 	free(copy);
 	return ok;
 }
