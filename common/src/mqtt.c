@@ -403,6 +403,37 @@ static void mqtt_schedule_retry(struct iotcar_mqtt *m)
 
 static void mqtt_flush_window(struct iotcar_mqtt *m);
 
+/* Is @p uri the broker of one of our sockets? Sets TCP_NODELAY on it. */
+static bool mqtt_nodelay_uri(const char *uri)
+{
+	char host[MQTT_HOST_MAX];
+	char port[8];
+	bool tls;
+
+	return !mqtt_uri_parse(uri, &tls, host, sizeof(host), port,
+			       sizeof(port)) &&
+	       mqtt_nodelay_set(host, port);
+}
+
+/*
+ * TCP_NODELAY on the broker's socket, and which of the list it is: Paho
+ * 1.3.14 names the first of the list after it moved on to another.
+ */
+static void mqtt_find_server(struct iotcar_mqtt *m)
+{
+	if (mqtt_nodelay_uri(m->server))
+		return;
+	for (int i = 0; i < m->nuris; i++) {
+		if (mqtt_nodelay_uri(m->uris[i])) {
+			snprintf(m->server, sizeof(m->server), "%s",
+				 m->uris[i]);
+			return;
+		}
+	}
+	log_warning("mqtt: broker socket not found; TCP_NODELAY not set, "
+		    "expect ~40 ms delays");
+}
+
 /* The connection is gone: forget its publishes, and try again. */
 static void mqtt_lost(struct iotcar_mqtt *m, const char *reason, int code)
 {
@@ -423,11 +454,7 @@ static void mqtt_lost(struct iotcar_mqtt *m, const char *reason, int code)
 static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 {
 	switch (ev->type) {
-	case MQTT_EV_CONNECTED: {
-		char host[MQTT_HOST_MAX];
-		char port[8];
-		bool tls;
-
+	case MQTT_EV_CONNECTED:
 		mqtt_window_reset(&m->window, ev->receive_max);
 		m->attempting = false;
 		m->connected = true;
@@ -437,12 +464,7 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 		m->subs_pending = 0;
 		m->subscribed_told = false;
 		snprintf(m->server, sizeof(m->server), "%s", ev->reason);
-		if (mqtt_uri_parse(m->server, &tls, host, sizeof(host), port,
-				   sizeof(port)) ||
-		    !mqtt_nodelay_set(host, port))
-			log_warning("mqtt: broker socket not found; "
-				    "TCP_NODELAY not set, expect ~40 ms "
-				    "delays");
+		mqtt_find_server(m);
 		if (m->nuris > 1)
 			log_info("mqtt: connected to %s (of %d brokers)",
 				 m->server, m->nuris);
@@ -451,7 +473,6 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 		if (m->handlers.connected)
 			m->handlers.connected(m->ctx);
 		break;
-	}
 	case MQTT_EV_CONNECT_FAILED:
 		m->attempting = false;
 		/* The same failure again is not news: say it once. */
