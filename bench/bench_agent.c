@@ -320,7 +320,8 @@ static void bench_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 static void bench_on_connected(void *ctx)
 {
 	struct bench *b = ctx;
-	struct iotcar_mqtt_sub subs[] = {{TOPIC_STATUS, 1}, {TOPIC_ECHO, 0}};
+	struct iotcar_mqtt_sub subs[] = {{.topic = TOPIC_STATUS, .qos = 1},
+					 {.topic = TOPIC_ECHO, .qos = 0}};
 
 	iotcar_mqtt_subscribe(b->mqtt, subs, 2);
 }

@@ -297,7 +297,7 @@ static void bench_on_reply(void *ctx, const struct iotcar_mqtt_msg *msg)
 static void bench_on_client_connected(void *ctx)
 {
 	struct client *c = ctx;
-	struct iotcar_mqtt_sub sub = {c->reply_topic, 1};
+	struct iotcar_mqtt_sub sub = {.topic = c->reply_topic, .qos = 1};
 
 	iotcar_mqtt_subscribe(c->mqtt, &sub, 1);
 }
@@ -560,8 +560,9 @@ static int bench_open_idle(struct bench *b, int *fds, int n)
 static void bench_on_ctl_connected(void *ctx)
 {
 	struct bench *b = ctx;
-	struct iotcar_mqtt_sub subs[] = {{TOPIC_CAR_STATUS, 1},
-					 {TOPIC_BRIDGE_STATUS, 1}};
+	struct iotcar_mqtt_sub subs[] = {
+		{.topic = TOPIC_CAR_STATUS, .qos = 1},
+		{.topic = TOPIC_BRIDGE_STATUS, .qos = 1}};
 
 	iotcar_mqtt_subscribe(b->ctl, subs, 2);
 }

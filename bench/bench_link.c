@@ -289,7 +289,8 @@ static void link_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 static void link_on_connected(void *ctx)
 {
 	struct link_bench *b = ctx;
-	struct iotcar_mqtt_sub subs[] = {{TOPIC_STATUS, 1}, {TOPIC_LINK, 0}};
+	struct iotcar_mqtt_sub subs[] = {{.topic = TOPIC_STATUS, .qos = 1},
+					 {.topic = TOPIC_LINK, .qos = 0}};
 
 	iotcar_mqtt_subscribe(b->mqtt, subs, 2);
 }

@@ -117,9 +117,9 @@ const char *router_state(struct router *r, const char *car)
 	return iotcar_fleet_state(r->fleet, car);
 }
 
-int router_car_status(struct router *r, const char *car)
+int router_car_status(struct router *r, const char *car, const char **why)
 {
-	return iotcar_fleet_car_status(r->fleet, car);
+	return iotcar_fleet_car_status(r->fleet, car, why);
 }
 
 size_t router_online_cars(struct router *r, const char **ids, size_t max)
@@ -161,7 +161,8 @@ static void router_on_connected(void *ctx)
 
 	for (size_t i = 0; i < r->nraw && n < sizeof(subs) / sizeof(subs[0]);
 	     i++)
-		subs[n++] = (struct iotcar_mqtt_sub){r->raw_topics[i], 0};
+		subs[n++] = (struct iotcar_mqtt_sub){.topic = r->raw_topics[i],
+						     .qos = 0};
 	if (n && iotcar_mqtt_subscribe(r->mqtt, subs, n))
 		log_error("cannot subscribe to the raw channels' topics");
 }

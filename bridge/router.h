@@ -89,7 +89,7 @@ void router_request(struct router *r, const char *car,
 const char *router_state(struct router *r, const char *car);
 
 /** @brief 1 online, 0 offline, -1 never heard of. */
-int router_car_status(struct router *r, const char *car);
+int router_car_status(struct router *r, const char *car, const char **why);
 
 /** @brief The ids of the online cars, at most @p max, sorted. Borrowed. */
 size_t router_online_cars(struct router *r, const char **ids, size_t max);

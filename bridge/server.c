@@ -631,7 +631,7 @@ static void server_request(struct server *srv, const struct server_peer *p,
 	case PROTO_USE:
 		iotcar_strlcpy(c->car, req->car, sizeof(c->car));
 		snprintf(text, sizeof(text), "using %s%s", c->car,
-			 router_car_status(srv->router, c->car) == 1
+			 router_car_status(srv->router, c->car, NULL) == 1
 				 ? ""
 				 : " (not online now)");
 		server_ok(srv, p, req, text);

@@ -858,17 +858,20 @@ static void agent_on_connected(void *ctx)
 	for (size_t i = 0;
 	     i < sizeof(agent_commands) / sizeof(agent_commands[0]); i++) {
 		subs[n++] = (struct iotcar_mqtt_sub){
-			a->topic[agent_commands[i].kind],
-			agent_commands[i].qos};
+			.topic = a->topic[agent_commands[i].kind],
+			.qos = agent_commands[i].qos};
 		subs[n++] = (struct iotcar_mqtt_sub){
-			a->all_topic[agent_commands[i].kind],
-			agent_commands[i].qos};
+			.topic = a->all_topic[agent_commands[i].kind],
+			.qos = agent_commands[i].qos};
 	}
-	subs[n++] = (struct iotcar_mqtt_sub){a->topic[IOTCAR_TOPIC_GET], 1};
+	subs[n++] = (struct iotcar_mqtt_sub){
+		.topic = a->topic[IOTCAR_TOPIC_GET], .qos = 1};
 	/* QoS 0, like the drive commands whose freshness it proves. */
-	subs[n++] = (struct iotcar_mqtt_sub){a->topic[IOTCAR_TOPIC_LINK], 0};
+	subs[n++] = (struct iotcar_mqtt_sub){
+		.topic = a->topic[IOTCAR_TOPIC_LINK], .qos = 0};
 	if (a->ha_mode != DISCOVERY_OFF)
-		subs[n++] = (struct iotcar_mqtt_sub){a->ha_status, 1};
+		subs[n++] = (struct iotcar_mqtt_sub){.topic = a->ha_status,
+						     .qos = 1};
 	ret = iotcar_mqtt_subscribe(a->mqtt, subs, n);
 	if (ret)
 		log_error("cannot subscribe: %s", strerror(-ret));

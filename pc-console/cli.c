@@ -350,7 +350,8 @@ static void cli_on_event(void *ctx, const char *car, const char *json)
 
 static void cli_status(struct cli *c);
 
-static void cli_on_status(void *ctx, const char *car, bool online)
+static void cli_on_status(void *ctx, const char *car, bool online,
+			  const char *why)
 {
 	struct cli *c = ctx;
 
@@ -362,7 +363,7 @@ static void cli_on_status(void *ctx, const char *car, bool online)
 			       false);
 	else if (c->req->cmd == CLI_STATUS && c->asked && !online &&
 		 !strcmp(car, c->s->car))
-		cli_fail(c, "offline", "%s went offline", car);
+		cli_fail(c, "offline", "%s went offline (%s)", car, why);
 }
 
 static void cli_cars(struct cli *c)
@@ -372,7 +373,7 @@ static void cli_cars(struct cli *c)
 	cJSON *a = cJSON_CreateArray();
 
 	for (size_t i = 0; i < n; i++) {
-		bool on = iotcar_fleet_car_status(c->fleet, ids[i]) == 1;
+		bool on = iotcar_fleet_car_status(c->fleet, ids[i], NULL) == 1;
 		cJSON *o = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(o, "car", ids[i]);
@@ -389,12 +390,12 @@ static void cli_cars(struct cli *c)
 }
 
 /* status: the retained state is the car's current one; a car online with
- * none yet is asked for it (`get`). */
+ * none yet has been asked for it, or will be when it is heard (fleet.h). */
 static void cli_status(struct cli *c)
 {
-	int status = iotcar_fleet_car_status(c->fleet, c->s->car);
+	const char *why;
+	int status = iotcar_fleet_car_status(c->fleet, c->s->car, &why);
 	const char *state = iotcar_fleet_state(c->fleet, c->s->car);
-	char topic[IOTCAR_TOPIC_MAX];
 
 	if (status < 0 && !iotcar_fleet_is_settled(c->fleet)) {
 		/* Not heard of yet: its status or a ping may still come. */
@@ -405,15 +406,11 @@ static void cli_status(struct cli *c)
 			 "`pc-console cars`)",
 			 c->s->car);
 	} else if (status == 0) {
-		cli_fail(c, "offline", "%s is offline", c->s->car);
+		cli_fail(c, "offline", "%s is offline (%s)", c->s->car, why);
 	} else if (state) {
 		cli_print_state(c, state);
 	} else {
 		c->asked = true;
-		iotcar_topic_build(topic, sizeof(topic), c->s->common.prefix,
-				   c->s->car, IOTCAR_TOPIC_GET);
-		iotcar_mqtt_publish(iotcar_fleet_mqtt(c->fleet), topic, "", 0,
-				    1, false);
 		iotcar_timer_start(c->deadline, c->s->timeout_ms, 0);
 	}
 }

@@ -260,7 +260,7 @@ static void tui_draw_cars(struct tui *t, int y)
 		mvprintw(y, x, "(none seen on the broker yet)");
 	for (size_t i = 0; i < n && x < COLS - 20; i++) {
 		bool sel = !strcmp(ids[i], t->car);
-		bool on = iotcar_fleet_car_status(t->fleet, ids[i]) == 1;
+		bool on = iotcar_fleet_car_status(t->fleet, ids[i], NULL) == 1;
 
 		if (sel)
 			attron(A_REVERSE);
@@ -324,7 +324,7 @@ static void tui_draw_state(struct tui *t, int y, int64_t now)
 
 static void tui_draw_link(struct tui *t, int y, int64_t now)
 {
-	int status = iotcar_fleet_car_status(t->fleet, t->car);
+	int status = iotcar_fleet_car_status(t->fleet, t->car, NULL);
 	size_t n;
 	int64_t p50 = teleop_rtt_p50(&t->rtt, now, TUI_RTT_WINDOW_MS, &n);
 
@@ -664,7 +664,8 @@ static void tui_on_answer(void *ctx, const void *waiter,
 	tui_note(t, true, "%s: %s", a->car, a->text);
 }
 
-static void tui_on_status(void *ctx, const char *car, bool online)
+static void tui_on_status(void *ctx, const char *car, bool online,
+			  const char *why)
 {
 	struct tui *t = ctx;
 
@@ -674,7 +675,7 @@ static void tui_on_status(void *ctx, const char *car, bool online)
 	}
 	if (!online) {
 		tui_hold(t);
-		tui_note(t, true, "%s went offline", car);
+		tui_note(t, true, "%s went offline (%s)", car, why);
 	} else {
 		tui_note(t, false, "%s is online", car);
 	}

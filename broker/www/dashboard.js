@@ -17,11 +17,21 @@
  * by a phone's Wi-Fi for a second is refused as stale, never obeyed late.
  * A release names the e-stop latch it releases, so it cannot undo a newer
  * one pressed elsewhere.
+ *
+ * Presence follows the console's (common/include/iotcar/fleet.h): the car
+ * is online while it is heard live (its pings, four a second), offline
+ * once it has not been for PRESENCE_MS or when it says so; a retained
+ * `online` counts only for SETTLE_MS after subscribing. A car heard before
+ * any state of it came is asked for one on `get`: a broker that keeps no
+ * retained messages (or a cluster node that has not got them) still fills
+ * the page in.
  */
 'use strict';
 
 const STREAM_MS = 50;
 const TTL_MS = 300;
+const PRESENCE_MS = 3000;
+const SETTLE_MS = 1000;
 
 const params = new URLSearchParams(location.search);
 const car = params.get('car') || 'car1';
@@ -35,6 +45,10 @@ document.title = `iotcar ${car}`;
 let client = null;
 let state = null;
 let link = null; // the newest link ping heard, with the time it came
+let online = false;
+let heard = 0; // when the car was last heard live (Date.now()), 0: not yet
+let subscribed = 0; // when the page subscribed
+let asked = false; // sent `get` on this connection
 
 function badge(el, on, text) {
   el.textContent = text;
@@ -81,6 +95,9 @@ function connect(login) {
     client.subscribe([`${base}/status`, `${base}/state`, `${base}/event`],
       { qos: 1 });
     client.subscribe(`${base}/link`, { qos: 0 });
+    subscribed = Date.now();
+    heard = 0;
+    asked = false;
   });
   client.on('error', (err) => {
     if (!REFUSED.has(err.code)) return;
@@ -106,24 +123,49 @@ $('login').addEventListener('submit', (e) => {
     remember: $('remember').checked });
 });
 
-function onMessage(topic, payload) {
+function onMessage(topic, payload, packet) {
   const text = payload.toString();
+  const live = !packet.retain;
   if (topic === `${base}/status`) {
-    setOnline(text === 'online');
+    if (text !== 'online') setOnline(false, 'it said so');
+    else if (live) heardLive();
+    else setOnline(true);
   } else if (topic === `${base}/state`) {
     try { showState(JSON.parse(text)); } catch (e) { /* not ours */ }
+    if (live) heardLive();
   } else if (topic === `${base}/event`) {
     try { showEvent(JSON.parse(text)); } catch (e) { /* not ours */ }
   } else if (topic === `${base}/link` && /^[1-9][0-9]{0,9}$/.test(text)) {
     link = { n: Number(text), at: Date.now() };
+    heardLive();
   }
 }
 
-function setOnline(on) {
-  badge($('status'), on, on ? 'online' : 'offline');
+function heardLive() {
+  heard = Date.now();
+  setOnline(true);
+  if (state || asked || !client) return;
+  asked = true;
+  client.publish(`${base}/get`, '', { qos: 1 });
+}
+
+function setOnline(on, why) {
+  if (on === online && on) return;
+  online = on;
+  badge($('status'), on, on ? 'online' : `offline (${why || 'no broker'})`);
   document.body.classList.toggle('offline', !on);
   if (!on) release();
 }
+
+setInterval(() => {
+  if (!online || !client || !client.connected) return;
+  const now = Date.now();
+  if (heard && now - heard >= PRESENCE_MS) {
+    setOnline(false, `not heard for ${((now - heard) / 1000).toFixed(1)} s`);
+  } else if (!heard && now - subscribed >= SETTLE_MS) {
+    setOnline(false, 'its retained status is stale: not heard');
+  }
+}, 250);
 
 function showState(s) {
   state = s;

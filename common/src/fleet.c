@@ -27,6 +27,15 @@ struct fleet_car {
 	char id[IOTCAR_ID_MAX + 1];
 	/* 1 online, 0 offline, -1 not told yet (only its state was). */
 	int status;
+	/* Why it is offline, for people. */
+	char why[64];
+	/* When it was last heard live (not a retained message); 0: never. */
+	int64_t heard_ms;
+	/* Its ping period, as its pings' numbers and times tell; 0: not
+	 * known yet. */
+	int64_t ping_period_ms;
+	/* Asked for its state (`get`) since connecting. */
+	bool asked;
 	/* Last state, re-printed on one line; NULL until one comes. */
 	char *state;
 	/* The latch its last state names: what a release releases. */
@@ -75,6 +84,9 @@ struct iotcar_fleet {
 	/* The settle window after subscribing is over. */
 	bool settled;
 	struct iotcar_timer *settle;
+	/* When the subscriptions were granted, and the presence sweep. */
+	int64_t subscribed_ms;
+	struct iotcar_timer *presence;
 	struct parked *parked;
 	size_t nparked;
 	bool stopped;
@@ -118,10 +130,13 @@ static void fleet_forget_cars(struct iotcar_fleet *f)
 	f->ncars = 0;
 }
 
-int iotcar_fleet_car_status(struct iotcar_fleet *f, const char *car)
+int iotcar_fleet_car_status(struct iotcar_fleet *f, const char *car,
+			    const char **why)
 {
 	struct fleet_car *c = fleet_find_car(f, car);
 
+	if (why)
+		*why = c && c->status == 0 ? c->why : NULL;
 	return c ? c->status : -1;
 }
 
@@ -148,6 +163,79 @@ size_t iotcar_fleet_cars(struct iotcar_fleet *f, bool online_only,
 	}
 	qsort(ids, n, sizeof(*ids), fleet_cmp_ids);
 	return n;
+}
+
+/* ==== Presence ==== */
+
+static void fleet_set_status(struct iotcar_fleet *f, struct fleet_car *c,
+			     int status, const char *why)
+{
+	if (status == 0)
+		iotcar_strlcpy(c->why, why, sizeof(c->why));
+	if (c->status == status)
+		return;
+	c->status = status;
+	if (f->h.status)
+		f->h.status(f->ctx, c->id, status == 1, status ? NULL : c->why);
+}
+
+/*
+ * @p c was heard live: it is online. A car heard before any state of it
+ * came (a broker that keeps no retained messages, or does not deliver them
+ * to wildcards) is asked for one, once per connection.
+ */
+static void fleet_heard(struct iotcar_fleet *f, struct fleet_car *c)
+{
+	char topic[IOTCAR_TOPIC_MAX];
+
+	c->heard_ms = iotcar_clock_ms();
+	fleet_set_status(f, c, 1, NULL);
+	if (c->state || c->asked)
+		return;
+	c->asked = true;
+	if (!iotcar_topic_build(topic, sizeof(topic), f->prefix, c->id,
+				IOTCAR_TOPIC_GET))
+		iotcar_mqtt_publish(f->mqtt, topic, "", 0, 1, false);
+}
+
+/*
+ * Every car online that has not been heard for its bound goes offline: 3
+ * of its ping periods, and at least IOTCAR_FLEET_PRESENCE_MS; a car known
+ * only by its retained status must be heard within the settle window.
+ */
+static void fleet_sweep(struct iotcar_fleet *f)
+{
+	int64_t now = iotcar_clock_ms();
+	char why[64];
+
+	for (size_t i = 0; i < f->ncars; i++) {
+		struct fleet_car *c = &f->cars[i];
+		int64_t bound = IOTCAR_FLEET_SETTLE_MS;
+		int64_t quiet = now - f->subscribed_ms;
+
+		if (c->status != 1)
+			continue;
+		if (c->heard_ms) {
+			quiet = now - c->heard_ms;
+			bound = c->ping_period_ms * IOTCAR_FLEET_PRESENCE_PINGS;
+			if (bound < IOTCAR_FLEET_PRESENCE_MS)
+				bound = IOTCAR_FLEET_PRESENCE_MS;
+		}
+		if (quiet < bound)
+			continue;
+		if (c->heard_ms)
+			snprintf(why, sizeof(why), "not heard for %lld ms",
+				 (long long)quiet);
+		else
+			snprintf(why, sizeof(why),
+				 "its retained status is stale: not heard");
+		fleet_set_status(f, c, 0, why);
+	}
+}
+
+static void fleet_on_presence(void *ctx)
+{
+	fleet_sweep(ctx);
 }
 
 /* ==== Pending requests ==== */
@@ -210,11 +298,17 @@ static void fleet_on_timeout(void *ctx)
 {
 	struct iotcar_fleet *f = ctx;
 	int64_t now = iotcar_clock_ms();
-	char text[120];
+	const struct fleet_car *c;
+	char text[160];
 
 	while (f->head && f->head->deadline_ms <= now) {
-		snprintf(text, sizeof(text), "no answer from %s within %d ms",
-			 f->head->car, f->timeout_ms);
+		c = fleet_find_car(f, f->head->car);
+		snprintf(text, sizeof(text), "no answer from %s within %d ms%s",
+			 f->head->car, f->timeout_ms,
+			 c && !c->heard_ms
+				 ? " (not heard live since connecting: "
+				   "its retained status may be stale)"
+				 : "");
 		fleet_settle(f, f->head, IOTCAR_FLEET_TIMEOUT, text);
 	}
 	fleet_arm(f);
@@ -291,6 +385,7 @@ static void fleet_on_settle(void *ctx)
 	struct iotcar_fleet *f = ctx;
 
 	f->settled = true;
+	fleet_sweep(f);
 	fleet_unpark(f, NULL);
 	if (f->h.settled)
 		f->h.settled(f->ctx);
@@ -349,11 +444,14 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 				     strerror(-ret));
 		return;
 	}
-	if (status != 1) {
-		fleet_answer(
-			f, waiter, car, IOTCAR_FLEET_OFFLINE, "%s is %s", car,
-			status == 0 ? "offline"
-				    : "unknown (never seen on the broker)");
+	if (status == 0) {
+		fleet_answer(f, waiter, car, IOTCAR_FLEET_OFFLINE,
+			     "%s is offline (%s)", car, c->why);
+		return;
+	}
+	if (status < 0) {
+		fleet_answer(f, waiter, car, IOTCAR_FLEET_OFFLINE,
+			     "%s is unknown (never seen on the broker)", car);
 		return;
 	}
 	/* Its pings stopped (a frozen car, a lost link): the car would
@@ -504,66 +602,58 @@ out:
 	cJSON_Delete(o);
 }
 
-static void fleet_on_status(struct iotcar_fleet *f, const char *car,
+static void fleet_on_status(struct iotcar_fleet *f, struct fleet_car *c,
 			    const struct iotcar_mqtt_msg *msg)
 {
-	struct fleet_car *c = fleet_car(f, car);
-	int online;
-
-	if (!c || !msg->payload)
+	if (!msg->payload)
 		return;
-	online = !strcmp(msg->payload, "online");
-	c->status = online;
-	if (f->h.status)
-		f->h.status(f->ctx, car, online);
-	fleet_unpark(f, car);
+	if (strcmp(msg->payload, "online"))
+		fleet_set_status(f, c, 0, "it said so");
+	else if (!msg->retained)
+		fleet_heard(f, c);
+	else
+		fleet_set_status(f, c, 1, NULL);
 }
 
-static void fleet_on_state(struct iotcar_fleet *f, const char *car,
+static void fleet_on_state(struct iotcar_fleet *f, struct fleet_car *c,
 			   const struct iotcar_mqtt_msg *msg)
 {
-	struct fleet_car *c = fleet_car(f, car);
 	cJSON *o = fleet_object(msg);
 	char *line = o ? cJSON_PrintUnformatted(o) : NULL;
 
-	if (c && line) {
+	if (line) {
 		free(c->state);
 		c->state = line;
 		c->estop_latch = fleet_latch(o);
 		if (f->h.state)
-			f->h.state(f->ctx, car, line);
-	} else {
-		free(line);
+			f->h.state(f->ctx, c->id, line);
 	}
 	cJSON_Delete(o);
-	fleet_unpark(f, car);
+	/* Retained: what the broker kept, not news (retain_kept_only). */
+	if (!msg->retained)
+		fleet_heard(f, c);
 }
 
 /*
  * A link ping: the car is alive, and the number is what our next command
- * to it quotes. A car heard only this way (no retained status: a broker
- * that keeps none) is online.
+ * to it quotes. Pings are numbered in sequence, so two of them tell the
+ * car's ping period, lost ones or not.
  */
-static void fleet_on_link(struct iotcar_fleet *f, const char *car,
+static void fleet_on_link(struct iotcar_fleet *f, struct fleet_car *c,
 			  const struct iotcar_mqtt_msg *msg)
 {
-	struct fleet_car *c;
+	int64_t now = iotcar_clock_ms();
 	long n;
 
 	if (!msg->payload ||
 	    iotcar_parse_long(msg->payload, 1, IOTCAR_SERIAL_MAX, &n))
 		return;
-	c = fleet_car(f, car);
-	if (!c)
-		return;
+	if (c->link && (uint32_t)n > c->link && (uint32_t)n - c->link < 100)
+		c->ping_period_ms =
+			(now - c->link_ms) / (int64_t)((uint32_t)n - c->link);
 	c->link = (uint32_t)n;
-	c->link_ms = iotcar_clock_ms();
-	if (c->status != 1) {
-		c->status = 1;
-		if (f->h.status)
-			f->h.status(f->ctx, car, true);
-	}
-	fleet_unpark(f, car);
+	c->link_ms = now;
+	fleet_heard(f, c);
 }
 
 static void fleet_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
@@ -571,6 +661,7 @@ static void fleet_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 	struct iotcar_fleet *f = ctx;
 	char car[IOTCAR_ID_MAX + 1];
 	enum iotcar_topic_kind kind;
+	struct fleet_car *c;
 	char *line;
 
 	if (f->h.message)
@@ -579,10 +670,18 @@ static void fleet_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 		return;
 	switch (kind) {
 	case IOTCAR_TOPIC_STATUS:
-		fleet_on_status(f, car, msg);
-		break;
 	case IOTCAR_TOPIC_STATE:
-		fleet_on_state(f, car, msg);
+	case IOTCAR_TOPIC_LINK:
+		c = fleet_car(f, car);
+		if (!c)
+			return;
+		if (kind == IOTCAR_TOPIC_STATUS)
+			fleet_on_status(f, c, msg);
+		else if (kind == IOTCAR_TOPIC_STATE)
+			fleet_on_state(f, c, msg);
+		else
+			fleet_on_link(f, c, msg);
+		fleet_unpark(f, car);
 		break;
 	case IOTCAR_TOPIC_EVENT:
 		line = f->h.event ? fleet_one_line(msg) : NULL;
@@ -592,9 +691,6 @@ static void fleet_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 		break;
 	case IOTCAR_TOPIC_RESULT:
 		fleet_on_result(f, msg);
-		break;
-	case IOTCAR_TOPIC_LINK:
-		fleet_on_link(f, car, msg);
 		break;
 	default:
 		break;
@@ -623,7 +719,8 @@ static void fleet_on_connected(void *ctx)
 	for (size_t i = 0; i < N; i++) {
 		iotcar_topic_filter(filters[i], sizeof(filters[i]), f->prefix,
 				    kinds[i].kind);
-		subs[i] = (struct iotcar_mqtt_sub){filters[i], kinds[i].qos};
+		subs[i] = (struct iotcar_mqtt_sub){filters[i], kinds[i].qos,
+						   .retain_kept_only = true};
 	}
 	if (iotcar_mqtt_subscribe(f->mqtt, subs, N))
 		log_error("cannot subscribe");
@@ -635,7 +732,10 @@ static void fleet_on_subscribed(void *ctx)
 {
 	struct iotcar_fleet *f = ctx;
 
+	f->subscribed_ms = iotcar_clock_ms();
 	iotcar_timer_start(f->settle, IOTCAR_FLEET_SETTLE_MS, 0);
+	iotcar_timer_start(f->presence, IOTCAR_FLEET_SWEEP_MS,
+			   IOTCAR_FLEET_SWEEP_MS);
 	if (f->h.subscribed)
 		f->h.subscribed(f->ctx);
 }
@@ -660,6 +760,7 @@ static void fleet_on_disconnected(void *ctx, const char *reason, int code)
 
 	(void)code;
 	iotcar_timer_stop(f->settle);
+	iotcar_timer_stop(f->presence);
 	f->settled = false;
 	fleet_fail_all(f, "lost the MQTT broker");
 	fleet_fail_parked(f, "lost the MQTT broker");
@@ -697,7 +798,8 @@ struct iotcar_fleet *iotcar_fleet_new(struct iotcar_loop *loop,
 		goto err;
 	f->timer = iotcar_timer_new(loop, fleet_on_timeout, f);
 	f->settle = iotcar_timer_new(loop, fleet_on_settle, f);
-	f->mqtt = f->timer && f->settle
+	f->presence = iotcar_timer_new(loop, fleet_on_presence, f);
+	f->mqtt = f->timer && f->settle && f->presence
 			  ? iotcar_mqtt_new(loop, mqtt_opts, &mh, f)
 			  : NULL;
 	if (!f->mqtt)
@@ -720,6 +822,7 @@ void iotcar_fleet_stop(struct iotcar_fleet *f, const char *topic,
 		return;
 	f->stopped = true;
 	iotcar_timer_stop(f->settle);
+	iotcar_timer_stop(f->presence);
 	fleet_fail_all(f, "stopping");
 	fleet_fail_parked(f, "stopping");
 	if (topic && iotcar_mqtt_is_connected(f->mqtt))
@@ -752,6 +855,7 @@ void iotcar_fleet_free(struct iotcar_fleet *f)
 	iotcar_mqtt_free(f->mqtt);
 	iotcar_timer_free(f->timer);
 	iotcar_timer_free(f->settle);
+	iotcar_timer_free(f->presence);
 	while (f->head) {
 		struct pending *p = f->head;
 

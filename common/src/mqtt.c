@@ -694,7 +694,7 @@ int iotcar_mqtt_subscribe(struct iotcar_mqtt *m,
 		MQTTSubscribe_options init = MQTTSubscribe_options_initializer;
 
 		so[i] = init;
-		so[i].retainAsPublished = 1;
+		so[i].retainAsPublished = !subs[i].retain_kept_only;
 		topics[i] = m->sub_topics[i];
 		qos[i] = subs[i].qos;
 	}

@@ -145,7 +145,8 @@ def test_car_killed_gives_offline(env):
     check(t.ask("forward 10") == "OK forward 10", "car online")
     a.kill()
     wait_until(lambda: t.ask("forward 10") ==
-               "ERR offline car1 is offline", "ERR offline", interval=0.05)
+               "ERR offline car1 is offline (it said so)", "ERR offline",
+               interval=0.05)
     r = t.ask("status")
     check(r.startswith("OK {"), f"status still has the last state: {r}")
 

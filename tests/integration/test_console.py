@@ -11,10 +11,12 @@ import struct
 import subprocess
 import time
 
-from harness import (DEADLINE_S, check, event_is, main, need_tool,
+from harness import (DEADLINE_S, Tcp, check, event_is, main, need_tool,
                      wait_state, wait_until, world)
 
 CAR = "iotcar/car1"
+# fleet.h: a car not heard for 3 s is offline, looked at every 0.25 s.
+PRESENCE_S = 3.25
 SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "runtime error:",
                      "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer")
 
@@ -195,6 +197,87 @@ def test_status_and_cars(env):
     check(json.loads(out) == [{"car": "car1", "status": "online"},
                               {"car": "car2", "status": "offline"}],
           f"cars --json printed {out!r}")
+
+
+def test_presence_without_retained_or_will(env):
+    """A car that goes silent with its connection open (no will comes) is
+    offline within the presence bound, with the reason; heard again, it is
+    online and drivable."""
+    b, a, br = world(env, bridge_args=(), client=False)
+    t = Tcp(br.port)
+    check(t.ask("forward 10") == "OK forward 10", "car online")
+    p = subprocess.Popen([console_bin(), "--broker",
+                          f"tcp://127.0.0.1:{b.port}", "--json", "watch"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    env.cleanups.append(p.kill)
+    watch_until(p, lambda o: o["kind"] == "state", "the retained state")
+    # A ping heard here after the watch and the bridge subscribed: they
+    # have heard the car live too.
+    env.client(b.port).subscribe(f"{CAR}/link", qos=0).wait_for(f"{CAR}/link")
+    a.signal(signal.SIGSTOP)
+    t0 = time.monotonic()
+    try:
+        watch_until(p, lambda o: o["kind"] == "status" and
+                    o["data"] == "offline", "the silent car going offline")
+        took = time.monotonic() - t0
+        # 3 s unheard, looked at every 0.25 s; the console's own start.
+        check(took < PRESENCE_S + 1, f"offline after {took:.1f} s")
+        # A one-shot command cannot wait the bound: it has not heard
+        # the car, sends at once and says why it may have no answer.
+        rc, out, err = run(b, "--timeout-ms", "500", "stop")
+        check(rc == 1 and "no answer from car1 within 500 ms (not heard "
+              "live since connecting" in err,
+              f"stop to a silent car: exit {rc}, {err!r}")
+        rc, out, err = run(b, "cars")
+        check(rc == 0 and out.split() == ["car1", "offline"],
+              f"cars printed {out!r}")
+        wait_until(lambda: t.ask("forward 10").startswith(
+            "ERR offline car1 is offline (not heard for"),
+            "the bridge's ERR offline", interval=0.05)
+    finally:
+        a.signal(signal.SIGCONT)
+    watch_until(p, lambda o: o["kind"] == "status" and
+                o["data"] == "online", "the car heard again")
+    wait_until(lambda: t.ask("forward 10") == "OK forward 10",
+               "driving again through the bridge", interval=0.05)
+    p.kill()
+
+
+def test_presence_from_a_broker_without_retained(env):
+    """With the car's retained status and state gone (a broker that keeps
+    none, or delivers none to wildcards), the console and the bridge still
+    see it online from its pings and fill in its state with `get`; a stale
+    retained "online" of a car that is not there is offline."""
+    b, a, br, c = world(env, bridge_args=())
+    for kind in ("status", "state"):
+        c.publish(f"{CAR}/{kind}", "", qos=1, retain=True)
+    c.publish("iotcar/ghost/status", "online", qos=1, retain=True)
+    c.publish("iotcar/ghost/state", '{"mode":"idle"}', qos=1, retain=True)
+    # Gone: a new subscriber's first message is a live ping, no retained
+    # status or state before it.
+    fresh = env.client(b.port).subscribe(f"{CAR}/#")
+    fresh.wait_for(f"{CAR}/link")
+    kinds = [m.topic for m in fresh.received()]
+    check(kinds[0] == f"{CAR}/link", f"retained messages stayed: {kinds}")
+    rc, out, err = run(b, "status")
+    check(rc == 0 and json.loads(out)["mode"] == "idle",
+          f"status without a retained state: exit {rc}, {out!r} {err!r}")
+    rc, out, err = run(b, "cars")
+    lines = [line.split() for line in out.splitlines()]
+    check(rc == 0 and lines == [["car1", "online"], ["ghost", "offline"]],
+          f"cars printed {out!r}")
+    rc, out, err = run(b, "drive", "forward", "20", "3000")
+    check(rc == 0, f"drive: exit {rc}, {err!r}")
+    a.wait_outputs(20, 20)
+    rc, out, err = run(b, "--car", "ghost", "--timeout-ms", "500", "stop")
+    check(rc == 1 and "not heard live since connecting" in err,
+          f"ghost: exit {rc}, {err!r}")
+    wait_until(lambda: Tcp(br.port).ask("use ghost") ==
+               "OK using ghost (not online now)", "the bridge: ghost offline")
+    t = Tcp(br.port)
+    r = t.ask("status")
+    check(r.startswith("OK {"), f"the bridge's status: {r}")
 
 
 def watch_until(proc, pred, what):

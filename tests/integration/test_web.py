@@ -7,6 +7,7 @@ stopping — observed on the car's MQTT topics."""
 import json
 import os
 import select
+import signal
 import subprocess
 import time
 
@@ -77,7 +78,8 @@ def world(env, width=390, height=844):
     a = env.agent(b)
     c = env.car_client(b)
     web = Browser(env)
-    web("open", url=f"http://127.0.0.1:{ws}/", width=width, height=height)
+    web.url = f"http://127.0.0.1:{ws}/"
+    web("open", url=web.url, width=width, height=height)
     web("wait_text", selector="#status", text="online")
     return b, a, c, web
 
@@ -109,6 +111,30 @@ def test_page_shows_the_car_on_a_phone(env):
     a.signal(15)
     check(a.wait_exit() == 0, "the agent did not stop cleanly")
     web("wait_text", selector="#status", text="offline")
+    no_page_errors(web)
+
+
+def test_presence_without_retained_or_will(env):
+    """The page shows a car that goes silent (no will: its connection stays
+    open) offline within the presence bound, with why; and fills in a car
+    whose retained status and state are gone with `get`."""
+    b, a, c, web = world(env)
+    web("wait_text", selector="#mode", text="idle")
+    wait_until(lambda: web("eval", js="link !== null")["value"],
+               "the page to hear a ping")
+    a.signal(signal.SIGSTOP)
+    try:
+        web("wait_text", selector="#status", text="offline (not heard for")
+    finally:
+        a.signal(signal.SIGCONT)
+    web("wait_text", selector="#status", text="online")
+    for kind in ("status", "state"):
+        c.publish(f"{CAR}/{kind}", "", qos=1, retain=True)
+    m = c.mark()
+    web("open", url=web.url)
+    c.wait_for(f"{CAR}/get", since=m, what="the page's get")
+    web("wait_text", selector="#mode", text="idle")
+    web("wait_text", selector="#status", text="online")
     no_page_errors(web)
 
 

@@ -17,6 +17,18 @@
  * second, and its retained status comes at once) instead of calling it
  * unknown.
  *
+ * Presence rests on hearing the car, not on retained messages or wills
+ * alone (a clustered broker keeps retained messages per node and drops
+ * the wills of a node that dies): a car is online while it is heard live
+ * (its pings, its state), and offline, with the reason, once it has not
+ * been heard for IOTCAR_FLEET_PRESENCE_PINGS of its ping periods and at
+ * least IOTCAR_FLEET_PRESENCE_MS, or when it says so (its status,
+ * retained, its will). A retained "online" counts only until the settle
+ * window ends: a car not heard live by then is offline. A car heard live
+ * before any state of it came is asked for one (`get`), once per
+ * connection: that fills in what a broker without retained messages
+ * never delivers.
+ *
  * Context: every function and handler runs on the loop's thread.
  */
 #ifndef IOTCAR_FLEET_H
@@ -36,6 +48,12 @@
 #define IOTCAR_FLEET_SETTLE_MS 1000
 /** Requests waiting for their car to be heard, at most. */
 #define IOTCAR_FLEET_PARKED_MAX 1024
+/** A car not heard for this long (and for the pings below) is offline. */
+#define IOTCAR_FLEET_PRESENCE_MS 3000
+/** ... and for this many of its ping periods. */
+#define IOTCAR_FLEET_PRESENCE_PINGS 3
+/** How often the cars' silence is looked at. */
+#define IOTCAR_FLEET_SWEEP_MS 250
 
 struct iotcar_fleet;
 
@@ -46,7 +64,7 @@ enum iotcar_fleet_outcome {
 	IOTCAR_FLEET_REFUSED,
 	/* No result within the timeout. */
 	IOTCAR_FLEET_TIMEOUT,
-	/* The car's retained status is offline, or it was never seen. */
+	/* The car is offline (see presence, above), or was never seen. */
 	IOTCAR_FLEET_OFFLINE,
 	/* Not connected to the broker, the connection was lost, or stopping. */
 	IOTCAR_FLEET_NO_BROKER,
@@ -74,8 +92,9 @@ struct iotcar_fleet_handlers {
 	/* The answer to iotcar_fleet_request(); @p waiter is its copy. */
 	void (*answer)(void *ctx, const void *waiter,
 		       const struct iotcar_fleet_answer *a);
-	/* A car's status changed (or was first seen). */
-	void (*status)(void *ctx, const char *car, bool online);
+	/* A car went online or offline (@p why says why; NULL online). */
+	void (*status)(void *ctx, const char *car, bool online,
+		       const char *why);
 	/* A car's state or event, re-printed as one-line JSON. */
 	void (*state)(void *ctx, const char *car, const char *json);
 	void (*event)(void *ctx, const char *car, const char *json);
@@ -139,8 +158,12 @@ void iotcar_fleet_request(struct iotcar_fleet *f, const char *car,
 /** @brief The car's last state, one-line JSON, or NULL. Borrowed. */
 const char *iotcar_fleet_state(struct iotcar_fleet *f, const char *car);
 
-/** @brief 1 online, 0 offline, -1 never heard of. */
-int iotcar_fleet_car_status(struct iotcar_fleet *f, const char *car);
+/**
+ * @brief 1 online, 0 offline, -1 never heard of. @p why (may be NULL)
+ * gets why it is offline, else NULL; borrowed until the next message.
+ */
+int iotcar_fleet_car_status(struct iotcar_fleet *f, const char *car,
+			    const char **why);
 
 /**
  * @brief The ids of the cars seen (online only, or all), at most @p max,

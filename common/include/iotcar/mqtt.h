@@ -109,6 +109,10 @@ struct iotcar_mqtt_opts {
 struct iotcar_mqtt_sub {
 	const char *topic;
 	int qos;
+	/* The retain flag marks only the messages the broker kept, sent at
+	 * subscribe time; else (Retain As Published) also those published
+	 * retained since. */
+	bool retain_kept_only;
 };
 
 /**
