@@ -20,7 +20,8 @@
  *
  * Presence follows the console's (common/include/iotcar/fleet.h): the car
  * is online while it is heard live (its pings, four a second), offline
- * once it has not been for PRESENCE_MS or when it says so; a retained
+ * once it has not been for PRESENCE_MS, when it says so or its edge
+ * broker's bridge notification does (`edge` is 0); a retained
  * `online` counts only for SETTLE_MS after subscribing. A car heard before
  * any state of it came is asked for one on `get`: a broker that keeps no
  * retained messages (or a cluster node that has not got them) still fills
@@ -92,8 +93,8 @@ function connect(login) {
       else localStorage.removeItem(KEY);
     }
     badge($('link'), true, login ? login.user : 'broker');
-    client.subscribe([`${base}/status`, `${base}/state`, `${base}/event`],
-      { qos: 1 });
+    client.subscribe([`${base}/status`, `${base}/state`, `${base}/event`,
+      `${base}/edge`], { qos: 1 });
     client.subscribe(`${base}/link`, { qos: 0 });
     subscribed = Date.now();
     heard = 0;
@@ -133,6 +134,8 @@ function onMessage(topic, payload, packet) {
   } else if (topic === `${base}/state`) {
     try { showState(JSON.parse(text)); } catch (e) { /* not ours */ }
     if (live) heardLive();
+  } else if (topic === `${base}/edge` && text === '0') {
+    setOnline(false, 'its edge broker is gone');
   } else if (topic === `${base}/event`) {
     try { showEvent(JSON.parse(text)); } catch (e) { /* not ours */ }
   } else if (topic === `${base}/link` && /^[1-9][0-9]{0,9}$/.test(text)) {

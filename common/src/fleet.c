@@ -683,6 +683,14 @@ static void fleet_on_message(void *ctx, const struct iotcar_mqtt_msg *msg)
 			fleet_on_link(f, c, msg);
 		fleet_unpark(f, car);
 		break;
+	case IOTCAR_TOPIC_EDGE:
+		/* The central broker's will for the car's edge broker. */
+		c = msg->payload && !strcmp(msg->payload, "0")
+			    ? fleet_find_car(f, car)
+			    : NULL;
+		if (c)
+			fleet_set_status(f, c, 0, "its edge broker is gone");
+		break;
 	case IOTCAR_TOPIC_EVENT:
 		line = f->h.event ? fleet_one_line(msg) : NULL;
 		if (line)
@@ -707,7 +715,7 @@ static void fleet_on_connected(void *ctx)
 	} kinds[] = {
 		{IOTCAR_TOPIC_STATUS, 1}, {IOTCAR_TOPIC_STATE, 1},
 		{IOTCAR_TOPIC_EVENT, 1},  {IOTCAR_TOPIC_RESULT, 1},
-		{IOTCAR_TOPIC_LINK, 0},
+		{IOTCAR_TOPIC_LINK, 0},	  {IOTCAR_TOPIC_EDGE, 1},
 	};
 	enum {
 		N = sizeof(kinds) / sizeof(kinds[0])

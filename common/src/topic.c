@@ -22,6 +22,7 @@ static const char *const topic_suffixes[IOTCAR_TOPIC_KIND_COUNT] = {
 	[IOTCAR_TOPIC_RESULT] = "result",
 	[IOTCAR_TOPIC_EVENT] = "event",
 	[IOTCAR_TOPIC_LINK] = "link",
+	[IOTCAR_TOPIC_EDGE] = "edge",
 };
 
 static const char *const topic_reserved_ids[] = {IOTCAR_ALL_CARS, "bridge"};

@@ -67,7 +67,7 @@ static void topic_build_every_kind(void)
 		"iotcar/car1/set/drive", "iotcar/car1/set/speed_limit",
 		"iotcar/car1/set/estop", "iotcar/car1/get",
 		"iotcar/car1/result",	 "iotcar/car1/event",
-		"iotcar/car1/link",
+		"iotcar/car1/link",	 "iotcar/car1/edge",
 	};
 	char buf[IOTCAR_TOPIC_MAX];
 

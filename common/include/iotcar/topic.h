@@ -40,6 +40,9 @@ enum iotcar_topic_kind {
 	IOTCAR_TOPIC_EVENT,
 	/* The car's liveness pings (link.h in the car agent). */
 	IOTCAR_TOPIC_LINK,
+	/* An edge broker's bridge notification: "1" connected, "0" gone
+	 * (broker/edge.conf). */
+	IOTCAR_TOPIC_EDGE,
 	IOTCAR_TOPIC_KIND_COUNT,
 };
 
