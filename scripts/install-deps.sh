@@ -41,10 +41,9 @@ if [ -n "$test" ]; then
 	# Names that differ by release: clang's version, and the t64 names
 	# of trixie's 64-bit time_t transition.
 	. /etc/os-release
-	# rabbitmq-server: the cluster tests, on trixie (MQTT 5 since 3.13).
 	case ${VERSION_CODENAME:-} in
-	bookworm) llvm=14 t64= rabbit= ;;
-	trixie) llvm=19 t64=t64 rabbit=rabbitmq-server ;;
+	bookworm) llvm=14 t64= ;;
+	trixie) llvm=19 t64=t64 ;;
 	*)
 		echo "install-deps: --test knows Debian bookworm and trixie," \
 			"not ${PRETTY_NAME:-this system}" >&2
@@ -54,7 +53,10 @@ if [ -n "$test" ]; then
 	# clang + libclang-rt-N-dev (only a Recommends of clang): libFuzzer.
 	# iproute2 and procps: the fault tests' network namespaces.
 	packages="$packages python3 python3-paho-mqtt clang-format tmux
-		clang libclang-rt-$llvm-dev iproute2 procps $rabbit"
+		clang libclang-rt-$llvm-dev iproute2 procps"
+	# The cluster tests: RabbitMQ (MQTT 5 on trixie's 4.0, none on
+	# bookworm's 3.10).
+	packages="$packages rabbitmq-server"
 	# The vm tests (tests/vm/): QEMU, the initramfs' busybox and cpio;
 	# make, xz, zstd and the libraries of Debian's unpacked kbuild tools
 	# to build gpio-sim.ko.

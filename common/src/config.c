@@ -87,6 +87,14 @@ const struct iotcar_option iotcar_common_options[] = {
 	 .arg = "S",
 	 .help = "MQTT keep-alive; the broker's LWT fires "
 		 "after 1.5 times this"},
+	{.key = "mqtt_version",
+	 .section = "mqtt",
+	 .type = IOTCAR_OPT_CHOICE,
+	 .offset = CS(mqtt_version),
+	 .def = "5",
+	 .choices = "5|3.1.1",
+	 .help = "MQTT 5, or 3.1.1 for a broker without it (no Response "
+		 "Topics: mosquitto_rr gets no answer)"},
 	{.key = "reconnect_min_ms",
 	 .section = "mqtt",
 	 .type = IOTCAR_OPT_INT,

@@ -53,6 +53,8 @@ struct iotcar_mqtt {
 	char *will_payload;
 	int keepalive_s;
 	bool exit_after_free;
+	/* MQTT 3.1.1: Paho's 3.1.1 callbacks, and no properties. */
+	bool v311;
 	int retry_min_ms;
 	int retry_max_ms;
 	/* Any of them ssl://. */
@@ -84,6 +86,7 @@ struct iotcar_mqtt {
 	struct mqtt_sub_chunk {
 		struct iotcar_mqtt *m;
 		size_t first;
+		size_t count;
 	} sub_chunks[MQTT_SUBS_MAX / MQTT_FILTERS_PER_SUBSCRIBE];
 };
 
@@ -205,26 +208,43 @@ static const char *mqtt_server_of(const struct iotcar_mqtt *m, const char *got)
 	return m->uris[0];
 }
 
-static void paho_connect_ok(void *context, MQTTAsync_successData5 *resp)
+/* Connected to @p server (Paho's word for it); @p receive_max 0: none. */
+static void mqtt_connected(struct iotcar_mqtt *m, const char *server,
+			   int receive_max)
 {
-	struct iotcar_mqtt *m = context;
 	struct mqtt_event *ev = mqtt_event_new(MQTT_EV_CONNECTED, 0);
-	int rm = MQTTProperties_getNumericValue(
-		&resp->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
 
 	if (!ev) {
 		log_error("mqtt: out of memory; connection event lost");
 		return;
 	}
-	ev->receive_max = rm > 0 ? rm : 0;
+	ev->receive_max = receive_max > 0 ? receive_max : 0;
 	snprintf(ev->reason, sizeof(ev->reason), "%s",
-		 mqtt_server_of(m, resp ? resp->alt.connect.serverURI : NULL));
+		 mqtt_server_of(m, server));
 	mqtt_inbox_push(&m->inbox, ev);
 }
 
-static void paho_connect_failed(void *context, MQTTAsync_failureData5 *resp)
+static void paho_connect_ok(void *context, MQTTAsync_successData5 *resp)
 {
-	struct iotcar_mqtt *m = context;
+	mqtt_connected(context, resp ? resp->alt.connect.serverURI : NULL,
+		       resp ? MQTTProperties_getNumericValue(
+				      &resp->properties,
+				      MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)
+			    : 0);
+}
+
+static void paho_connect_ok311(void *context, MQTTAsync_successData *resp)
+{
+	mqtt_connected(context, resp ? resp->alt.connect.serverURI : NULL, 0);
+}
+
+/*
+ * Why a connect failed: @p refusal is the broker's own word (an MQTT 5
+ * reason, a 3.1.1 return code), else Paho's @p code and @p message.
+ */
+static void mqtt_connect_failed(struct iotcar_mqtt *m, const char *refusal,
+				int code, const char *message)
+{
 	char reason[MQTT_REASON_MAX];
 	char ssl[MQTT_REASON_MAX];
 
@@ -232,18 +252,58 @@ static void paho_connect_failed(void *context, MQTTAsync_failureData5 *resp)
 	snprintf(ssl, sizeof(ssl), "%s", m->ssl_error);
 	m->ssl_error[0] = '\0';
 	pthread_mutex_unlock(&m->lock);
-	if (resp && resp->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+	if (refusal)
 		snprintf(reason, sizeof(reason), "refused by the broker: %s",
-			 MQTTReasonCode_toString(resp->reasonCode));
+			 refusal);
 	else if (ssl[0])
 		snprintf(reason, sizeof(reason), "TLS: %.180s", ssl);
-	else if (resp && resp->message)
-		snprintf(reason, sizeof(reason), "%s", resp->message);
+	else if (!m->v311 && message && strstr(message, "completion"))
+		/* The socket closed while Paho waited for the CONNACK. */
+		snprintf(reason, sizeof(reason),
+			 "the broker closed the connection on our MQTT 5 "
+			 "CONNECT: a broker without MQTT 5 does that (RabbitMQ "
+			 "before 3.13, Mosquitto before 1.6); try mqtt_version "
+			 "= 3.1.1 (--mqtt-version 3.1.1)");
+	else if (message)
+		snprintf(reason, sizeof(reason), "%s", message);
 	else
 		snprintf(reason, sizeof(reason), "%s",
-			 MQTTAsync_strerror(resp ? resp->code
-						 : MQTTASYNC_FAILURE));
+			 MQTTAsync_strerror(code));
 	mqtt_push_status(m, MQTT_EV_CONNECT_FAILED, reason);
+}
+
+static void paho_connect_failed(void *context, MQTTAsync_failureData5 *resp)
+{
+	bool refused =
+		resp && resp->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR;
+
+	mqtt_connect_failed(context,
+			    refused ? MQTTReasonCode_toString(resp->reasonCode)
+				    : NULL,
+			    resp ? resp->code : MQTTASYNC_FAILURE,
+			    resp ? resp->message : NULL);
+}
+
+/* MQTT 3.1.1's CONNACK return codes 1..5. */
+static const char *mqtt_connack311(int code)
+{
+	static const char *const names[] = {
+		NULL,
+		"unacceptable protocol version",
+		"identifier rejected",
+		"server unavailable",
+		"bad user name or password",
+		"not authorized",
+	};
+
+	return code > 0 && code < 6 ? names[code] : NULL;
+}
+
+static void paho_connect_failed311(void *context, MQTTAsync_failureData *resp)
+{
+	mqtt_connect_failed(context, resp ? mqtt_connack311(resp->code) : NULL,
+			    resp ? resp->code : MQTTASYNC_FAILURE,
+			    resp ? resp->message : NULL);
 }
 
 static int paho_ssl_error(const char *str, size_t len, void *u)
@@ -294,6 +354,36 @@ static void paho_subscribe_failed(void *context, MQTTAsync_failureData5 *resp)
 			  : MQTTAsync_strerror(resp->code));
 }
 
+/* MQTT 3.1.1: the granted QoS of each filter, 0x80 for a refusal. */
+static void paho_subscribe_ok311(void *context, MQTTAsync_successData *resp)
+{
+	const struct mqtt_sub_chunk *chunk = context;
+	struct iotcar_mqtt *m = chunk->m;
+
+	mqtt_push_status(m, MQTT_EV_SUBSCRIBED, NULL);
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < chunk->count; i++) {
+		int qos =
+			chunk->count > 1 ? resp->alt.qosList[i] : resp->alt.qos;
+		size_t k = chunk->first + i;
+
+		if (qos == 0x80)
+			log_error("mqtt: the broker refused the subscription "
+				  "to %s",
+				  k < m->sub_count ? m->sub_topics[k] : "?");
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void paho_subscribe_failed311(void *context, MQTTAsync_failureData *resp)
+{
+	const struct mqtt_sub_chunk *chunk = context;
+
+	mqtt_push_status(chunk->m, MQTT_EV_SUBSCRIBED, NULL);
+	log_error("mqtt: subscribe failed: %s",
+		  MQTTAsync_strerror(resp ? resp->code : MQTTASYNC_FAILURE));
+}
+
 /* A QoS 1 publish left the window: the loop sends what waits for it. */
 static void paho_publish_done(struct iotcar_mqtt *m)
 {
@@ -312,6 +402,18 @@ static void paho_publish_ok(void *context, MQTTAsync_successData5 *resp)
 }
 
 static void paho_publish_failed(void *context, MQTTAsync_failureData5 *resp)
+{
+	(void)resp;
+	paho_publish_done(context);
+}
+
+static void paho_publish_ok311(void *context, MQTTAsync_successData *resp)
+{
+	(void)resp;
+	paho_publish_done(context);
+}
+
+static void paho_publish_failed311(void *context, MQTTAsync_failureData *resp)
 {
 	(void)resp;
 	paho_publish_done(context);
@@ -337,22 +439,44 @@ static void paho_disconnect_failed(void *context, MQTTAsync_failureData5 *resp)
 	paho_disconnect_done(context);
 }
 
+static void paho_disconnect_ok311(void *context, MQTTAsync_successData *resp)
+{
+	(void)resp;
+	paho_disconnect_done(context);
+}
+
+static void paho_disconnect_failed311(void *context,
+				      MQTTAsync_failureData *resp)
+{
+	(void)resp;
+	paho_disconnect_done(context);
+}
+
 /* ==== Connecting ==== */
 
 static void mqtt_connect(struct iotcar_mqtt *m)
 {
-	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
+	MQTTAsync_connectOptions co5 = MQTTAsync_connectOptions_initializer5;
+	MQTTAsync_connectOptions co311 = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_connectOptions co = m->v311 ? co311 : co5;
 	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
 	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 	int rc;
 
 	co.keepAliveInterval = m->keepalive_s;
-	co.cleanstart = 1;
 	co.connectTimeout = MQTT_CONNECT_TIMEOUT_S;
 	co.username = m->username;
 	co.password = m->password;
-	co.onSuccess5 = paho_connect_ok;
-	co.onFailure5 = paho_connect_failed;
+	if (m->v311) {
+		co.MQTTVersion = MQTTVERSION_3_1_1;
+		co.cleansession = 1;
+		co.onSuccess = paho_connect_ok311;
+		co.onFailure = paho_connect_failed311;
+	} else {
+		co.cleanstart = 1;
+		co.onSuccess5 = paho_connect_ok;
+		co.onFailure5 = paho_connect_failed;
+	}
 	co.context = m;
 	/* Several brokers: Paho tries each in turn, in order. */
 	if (m->nuris > 1) {
@@ -553,6 +677,7 @@ static int mqtt_copy_opts(struct iotcar_mqtt *m,
 		return -ENOMEM;
 	m->keepalive_s = o->keepalive_s > 0 ? o->keepalive_s : 10;
 	m->exit_after_free = o->exit_after_free;
+	m->v311 = o->v311;
 	m->retry_min_ms = o->reconnect_min_ms > 0 ? o->reconnect_min_ms : 250;
 	m->retry_max_ms = o->reconnect_max_ms > m->retry_min_ms
 				  ? o->reconnect_max_ms
@@ -578,6 +703,8 @@ static int mqtt_create_client(struct iotcar_mqtt *m)
 	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
 	int rc;
 
+	if (m->v311)
+		co.MQTTVersion = MQTTVERSION_3_1_1;
 	co.maxBufferedMessages = MQTT_PAHO_BUFFERED_MAX;
 	rc = MQTTAsync_createWithOptions(&m->client, m->uris[0], m->client_id,
 					 MQTTCLIENT_PERSISTENCE_NONE, NULL,
@@ -694,7 +821,8 @@ int iotcar_mqtt_subscribe(struct iotcar_mqtt *m,
 		MQTTSubscribe_options init = MQTTSubscribe_options_initializer;
 
 		so[i] = init;
-		so[i].retainAsPublished = !subs[i].retain_kept_only;
+		/* MQTT 3.1.1 has none: the flag marks only what was kept. */
+		so[i].retainAsPublished = !m->v311 && !subs[i].retain_kept_only;
 		topics[i] = m->sub_topics[i];
 		qos[i] = subs[i].qos;
 	}
@@ -711,11 +839,17 @@ int iotcar_mqtt_subscribe(struct iotcar_mqtt *m,
 
 		chunk->m = m;
 		chunk->first = first;
-		ro.onSuccess5 = paho_subscribe_ok;
-		ro.onFailure5 = paho_subscribe_failed;
+		chunk->count = n;
+		if (m->v311) {
+			ro.onSuccess = paho_subscribe_ok311;
+			ro.onFailure = paho_subscribe_failed311;
+		} else {
+			ro.onSuccess5 = paho_subscribe_ok;
+			ro.onFailure5 = paho_subscribe_failed;
+			ro.subscribeOptionsList = so + first;
+			ro.subscribeOptionsCount = (int)n;
+		}
 		ro.context = chunk;
-		ro.subscribeOptionsList = so + first;
-		ro.subscribeOptionsCount = (int)n;
 		if (MQTTAsync_subscribeMany(m->client, (int)n, topics + first,
 					    qos + first,
 					    &ro) != MQTTASYNC_SUCCESS)
@@ -741,7 +875,8 @@ static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
 	msg.payloadlen = (int)len;
 	msg.qos = qos;
 	msg.retained = retain;
-	if (correlation) {
+	/* MQTT 3.1.1 has no properties: no v5 request ever came. */
+	if (correlation && !m->v311) {
 		p.value.data.data = (char *)(uintptr_t)correlation;
 		p.value.data.len = (int)correlation_len;
 		if (MQTTProperties_add(&msg.properties, &p)) {
@@ -749,7 +884,7 @@ static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
 			goto out;
 		}
 	}
-	if (response_topic) {
+	if (response_topic && !m->v311) {
 		rt.value.data.data = (char *)(uintptr_t)response_topic;
 		rt.value.data.len = (int)strlen(response_topic);
 		if (MQTTProperties_add(&msg.properties, &rt)) {
@@ -758,7 +893,11 @@ static int mqtt_submit(struct iotcar_mqtt *m, const char *topic,
 			goto out;
 		}
 	}
-	if (qos > 0) {
+	if (qos > 0 && m->v311) {
+		ro.onSuccess = paho_publish_ok311;
+		ro.onFailure = paho_publish_failed311;
+		ro.context = m;
+	} else if (qos > 0) {
 		ro.onSuccess5 = paho_publish_ok;
 		ro.onFailure5 = paho_publish_failed;
 		ro.context = m;
@@ -898,8 +1037,13 @@ int iotcar_mqtt_stop(struct iotcar_mqtt *m, int timeout_ms)
 		ret = mqtt_window_wait_idle(&m->window, &deadline);
 	} while (ret == -EAGAIN);
 	d.timeout = 0;
-	d.onSuccess5 = paho_disconnect_ok;
-	d.onFailure5 = paho_disconnect_failed;
+	if (m->v311) {
+		d.onSuccess = paho_disconnect_ok311;
+		d.onFailure = paho_disconnect_failed311;
+	} else {
+		d.onSuccess5 = paho_disconnect_ok;
+		d.onFailure5 = paho_disconnect_failed;
+	}
 	d.context = m;
 	if (MQTTAsync_disconnect(m->client, &d) != MQTTASYNC_SUCCESS)
 		return 0;

@@ -125,6 +125,7 @@ int iotcar_mqtt_opts_from_settings(const struct iotcar_common_settings *s,
 	opts->cert = s->cert;
 	opts->key = s->key;
 	opts->keepalive_s = s->keepalive_s;
+	opts->v311 = s->mqtt_version && !strcmp(s->mqtt_version, "3.1.1");
 	opts->reconnect_min_ms = s->reconnect_min_ms;
 	opts->reconnect_max_ms = s->reconnect_max_ms;
 	return 0;

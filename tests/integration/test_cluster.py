@@ -99,13 +99,12 @@ class Rabbit:
             self.proc.wait()
 
 
-def cluster(env):
-    """Three nodes joined into one cluster, MQTT on each: [node1, node2,
-    node3]."""
+def rabbits(env, count):
+    """@p count RabbitMQ nodes started, each on its own: [node1, ...]."""
     for tool in ("rabbitmq-server", "rabbitmqctl"):
         check(os.access(os.path.join(RABBIT_BIN, tool), os.X_OK),
               f"{RABBIT_BIN}/{tool} is missing: run "
-              "scripts/install-deps.sh --test (Debian 13's rabbitmq-server)")
+              "scripts/install-deps.sh --test (Debian's rabbitmq-server)")
     epmd_port = free_port()
     cookie = os.path.join(env.dir, ".erlang.cookie")
     with open(cookie, "w") as f:
@@ -117,9 +116,16 @@ def cluster(env):
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     env.cleanups.append(lambda: (epmd.kill(), epmd.wait()))
-    nodes = [Rabbit(env, n, epmd_port).start() for n in (1, 2, 3)]
+    nodes = [Rabbit(env, n + 1, epmd_port).start() for n in range(count)]
     for node in nodes:
         node.await_startup()
+    return nodes
+
+
+def cluster(env):
+    """Three nodes joined into one cluster, MQTT on each: [node1, node2,
+    node3]."""
+    nodes = rabbits(env, 3)
     for node in nodes[1:]:
         node.ctl("stop_app")
         node.ctl("join_cluster", nodes[0].name)

@@ -100,6 +100,8 @@ struct iotcar_common_settings {
 	char *key;
 	char *client_id;
 	int keepalive_s;
+	/* "5" or "3.1.1". */
+	char *mqtt_version;
 	int reconnect_min_ms;
 	int reconnect_max_ms;
 	char *prefix;

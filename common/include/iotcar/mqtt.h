@@ -92,6 +92,9 @@ struct iotcar_mqtt_opts {
 	const char *cert;
 	const char *key;
 	int keepalive_s;
+	/* MQTT 3.1.1 instead of 5: no properties (Response Topic,
+	 * Correlation Data, Receive Maximum), no Retain As Published. */
+	bool v311;
 	int reconnect_min_ms;
 	int reconnect_max_ms;
 	/* Last will: published retained at QoS 1 by the broker. */
