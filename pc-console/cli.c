@@ -368,10 +368,17 @@ static void cli_on_status(void *ctx, const char *car, bool online,
 
 static void cli_cars(struct cli *c)
 {
-	const char *ids[256];
-	size_t n = iotcar_fleet_cars(c->fleet, false, ids, 256);
+	size_t max = iotcar_fleet_cars(c->fleet, false, NULL, 0);
+	const char **ids = calloc(max + 1, sizeof(*ids));
+	size_t n = ids ? iotcar_fleet_cars(c->fleet, false, ids, max) : 0;
 	cJSON *a = cJSON_CreateArray();
 
+	if (!ids || !a) {
+		free(ids);
+		cJSON_Delete(a);
+		cli_fail(c, "failed", "out of memory");
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		bool on = iotcar_fleet_car_status(c->fleet, ids[i], NULL) == 1;
 		cJSON *o = cJSON_CreateObject();
@@ -386,6 +393,7 @@ static void cli_cars(struct cli *c)
 		cli_print_json(a);
 	else
 		cJSON_Delete(a);
+	free(ids);
 	cli_finish(c, 0);
 }
 

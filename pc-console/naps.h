@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * naps.h: Paho's 100 ms naps cut to 1 ms, for the one-shot commands.
+ * naps.h: Paho's 100 ms naps and first 10 ms poll cut to 1 ms, for the
+ * one-shot commands.
  */
 #ifndef IOTCAR_NAPS_H
 #define IOTCAR_NAPS_H

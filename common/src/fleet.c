@@ -157,11 +157,15 @@ size_t iotcar_fleet_cars(struct iotcar_fleet *f, bool online_only,
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < f->ncars && n < max; i++) {
-		if (!online_only || f->cars[i].status == 1)
-			ids[n++] = f->cars[i].id;
+	for (size_t i = 0; i < f->ncars && (!ids || n < max); i++) {
+		if (online_only && f->cars[i].status != 1)
+			continue;
+		if (ids)
+			ids[n] = f->cars[i].id;
+		n++;
 	}
-	qsort(ids, n, sizeof(*ids), fleet_cmp_ids);
+	if (ids)
+		qsort(ids, n, sizeof(*ids), fleet_cmp_ids);
 	return n;
 }
 

@@ -167,7 +167,8 @@ int iotcar_fleet_car_status(struct iotcar_fleet *f, const char *car,
 
 /**
  * @brief The ids of the cars seen (online only, or all), at most @p max,
- * sorted. Borrowed until the next message.
+ * sorted. Borrowed until the next message. With @p ids NULL: how many
+ * there are.
  */
 size_t iotcar_fleet_cars(struct iotcar_fleet *f, bool online_only,
 			 const char **ids, size_t max);
