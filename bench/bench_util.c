@@ -132,6 +132,8 @@ int bench_broker_start(struct bench_broker *br)
 		"listener %d%s\nallow_anonymous true\n"
 		"set_tcp_nodelay true\npersistence false\n",
 		br->port, br->all_addresses ? "" : " 127.0.0.1");
+	if (br->extra_conf)
+		fputs(br->extra_conf, f);
 	fclose(f);
 	br->pid = bench_spawn(argv, -1);
 	if (br->pid < 0 || bench_wait_port(br->port)) {

@@ -42,6 +42,8 @@ struct bench_broker {
 	char dir[64];
 	/* Listen on every address of the host, not loopback only. */
 	bool all_addresses;
+	/* More lines of mosquitto.conf, or NULL. */
+	const char *extra_conf;
 };
 
 /**

@@ -43,6 +43,8 @@
 #define AGENT_CLEAR_MARGIN_CM 5.0
 #define AGENT_PAYLOAD_MAX 1024
 #define AGENT_STOP_TIMEOUT_MS 2000
+/* Stopped and no drive command for this long: idle (agent_set_idle). */
+#define AGENT_IDLE_AFTER_MS 2000
 /* Connections closed sooner than this, in a row, are suspicious. */
 #define AGENT_SHORT_LINK_MS 10000
 
@@ -70,6 +72,8 @@ struct agent {
 	struct iotcar_timer *deadman;
 	struct iotcar_timer *state_timer;
 	struct iotcar_timer *telemetry_timer;
+	/* When the last drive command came (the car is idle 2 s after it). */
+	int64_t drive_ms;
 	char topic[IOTCAR_TOPIC_KIND_COUNT][IOTCAR_TOPIC_MAX];
 	char all_topic[IOTCAR_TOPIC_KIND_COUNT][IOTCAR_TOPIC_MAX];
 	/* The last state the broker accepted, and when. */
@@ -467,6 +471,8 @@ static void agent_finish(struct agent *a, const struct agent_cmd *cmd,
 
 /* ==== Commands ==== */
 
+static void agent_set_idle(struct agent *a, bool idle, int64_t now);
+
 /*
  * A drive command. One that moves must be fresh (link.h); a stop never
  * needs to be, and a stale command leaves the car as it is: stopped by the
@@ -480,6 +486,8 @@ static int agent_drive(struct agent *a, const struct iotcar_drive *d,
 	struct iotcar_drive at = *d;
 	int ret;
 
+	a->drive_ms = now;
+	agent_set_idle(a, false, now);
 	/* "forward" alone: at the car's speed (set {"speed": N}). */
 	iotcar_drive_use_speed(&at, a->speed);
 	/* Under the e-stop, the latch is the answer (safety_drive). */
@@ -682,7 +690,40 @@ static void agent_ping(struct agent *a, int64_t now)
 static void agent_arm_silence(struct agent *a)
 {
 	iotcar_timer_start_at(a->silence_timer,
-			      a->link.heard_ms + a->link.cfg.timeout_ms + 1);
+			      a->link.heard_ms + link_silence_ms(&a->link) + 1);
+}
+
+/* The telemetry period now: slower while idle. */
+static int agent_telemetry_ms(const struct agent *a)
+{
+	int idle = a->cfg->telemetry_idle_ms;
+
+	return a->link.idle && idle > a->cfg->telemetry_ms
+		       ? idle
+		       : a->cfg->telemetry_ms;
+}
+
+/*
+ * Idle (stopped, no drive command for AGENT_IDLE_AFTER_MS) or not: the
+ * pings and the telemetry at that pace (link.h). Waking pings at once, so
+ * the commands that follow quote a ping of the busy pace.
+ */
+static void agent_set_idle(struct agent *a, bool idle, int64_t now)
+{
+	if (a->link.idle == idle)
+		return;
+	link_set_idle(&a->link, idle);
+	log_debug("link: %s", idle ? "idle: pinging half as often"
+				   : "busy: pinging four times a timeout");
+	if (a->link.state != LINK_DOWN) {
+		if (!idle)
+			agent_ping(a, now);
+		iotcar_timer_start(a->link_timer, link_ping_ms(&a->link),
+				   link_ping_ms(&a->link));
+		agent_arm_silence(a);
+	}
+	iotcar_timer_start(a->telemetry_timer, agent_telemetry_ms(a),
+			   agent_telemetry_ms(a));
 }
 
 static void agent_on_silence_timer(void *ctx)
@@ -701,6 +742,9 @@ static void agent_on_link_timer(void *ctx)
 	struct agent *a = ctx;
 	int64_t now = iotcar_clock_ms();
 
+	if (!a->link.idle && !a->left && !a->right &&
+	    now - a->drive_ms >= AGENT_IDLE_AFTER_MS)
+		agent_set_idle(a, true, now);
 	agent_ping(a, now);
 	/* A flood's drops and losses, once per burst. */
 	iotcar_log_burst_tick(&a->drop_burst, iotcar_mqtt_dropped(a->mqtt),
@@ -1068,7 +1112,11 @@ struct agent *agent_new(struct iotcar_loop *loop,
 		.id = settings->id,
 		.ha_prefix = settings->ha_prefix,
 		.hal = hal->name,
-		.telemetry_ms = settings->telemetry_ms,
+		/* Idle, the slower: its sensors must not expire. */
+		.telemetry_ms =
+			settings->telemetry_idle_ms > settings->telemetry_ms
+				? settings->telemetry_idle_ms
+				: settings->telemetry_ms,
 		.configuration_url = a->ha_url,
 	};
 	if (discovery_mode_parse(settings->ha_discovery, &a->ha_mode) ||
@@ -1105,8 +1153,8 @@ int agent_start(struct agent *a)
 		valid = hal_read_distance(a->hal, &cm) == 0;
 		safety_set_distance(&a->safety, valid, cm);
 	}
-	iotcar_timer_start(a->telemetry_timer, a->cfg->telemetry_ms,
-			   a->cfg->telemetry_ms);
+	iotcar_timer_start(a->telemetry_timer, agent_telemetry_ms(a),
+			   agent_telemetry_ms(a));
 	log_info("car %s on the %s hardware layer, broker %s", a->cfg->id,
 		 a->hal->name, a->cfg->common.broker);
 	return iotcar_mqtt_start(a->mqtt);

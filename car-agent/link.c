@@ -18,7 +18,19 @@ void link_init(struct link *l, const struct link_config *cfg, uint32_t first)
 
 int link_ping_ms(const struct link *l)
 {
-	return l->cfg.timeout_ms / 4 > 1 ? l->cfg.timeout_ms / 4 : 1;
+	int ms = l->cfg.timeout_ms / (l->idle ? 2 : 4);
+
+	return ms > 1 ? ms : 1;
+}
+
+int link_silence_ms(const struct link *l)
+{
+	return l->idle ? 2 * l->cfg.timeout_ms : l->cfg.timeout_ms;
+}
+
+void link_set_idle(struct link *l, bool idle)
+{
+	l->idle = idle;
 }
 
 void link_connected(struct link *l, int64_t now_ms)
@@ -64,7 +76,7 @@ static bool link_sent(const struct link *l, uint32_t n, int64_t *sent_ms)
 bool link_is_silent(const struct link *l, int64_t now_ms)
 {
 	return l->state != LINK_DOWN &&
-	       now_ms - l->heard_ms > l->cfg.timeout_ms;
+	       now_ms - l->heard_ms > link_silence_ms(l);
 }
 
 bool link_heard(struct link *l, int64_t now_ms)

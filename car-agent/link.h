@@ -12,6 +12,10 @@
  *
  * - Silence. Nothing heard for timeout_ms (pings included) is link loss,
  *   whether the network, the broker or the car's own loop stopped.
+ *   An idle car (stopped, no drive command for a while: the agent says
+ *   when) pings half as often and takes twice the silence: nothing moves
+ *   that a lost link should stop, and its newest ping is still at most
+ *   half the timeout old when the next command comes.
  * - After a silence or a (re)connection the link is only back once a ping
  *   sent since then has come back: until that round trip, everything that
  *   arrives was on its way before, and no drive command is executed.
@@ -67,6 +71,8 @@ struct link {
 	int64_t down_ms;
 	/* Send time of the newest ping heard back (LINK_UP). */
 	int64_t echo_sent_ms;
+	/* Idle: half the pings, twice the silence. */
+	bool idle;
 	/* LINK_SYNCING: a ping sent at or after this ends it. */
 	int64_t sync_from_ms;
 };
@@ -74,8 +80,14 @@ struct link {
 /** @brief Down, with pings numbered from @p first. */
 void link_init(struct link *l, const struct link_config *cfg, uint32_t first);
 
-/** @brief How often to ping: a quarter of the timeout. */
+/** @brief How often to ping: a quarter of the timeout (idle: a half). */
 int link_ping_ms(const struct link *l);
+
+/** @brief The silence that is link loss: the timeout (idle: twice). */
+int link_silence_ms(const struct link *l);
+
+/** @brief The car is idle (stopped, no drive command lately), or not. */
+void link_set_idle(struct link *l, bool idle);
 
 /** @brief Connected at @p now_ms: wait for the first round trip. */
 void link_connected(struct link *l, int64_t now_ms);

@@ -99,6 +99,17 @@ static const struct iotcar_option agent_options[] = {
 	 .max = 3600000,
 	 .arg = "MS",
 	 .help = "telemetry period"},
+	{.key = "telemetry_idle_ms",
+	 .section = "limits",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(telemetry_idle_ms),
+	 .def = "5000",
+	 .min = 100,
+	 .max = 3600000,
+	 .arg = "MS",
+	 .help = "telemetry period while the car is idle (stopped, no drive "
+		 "command for 2 s; it pings half as often then too); the "
+		 "slower of this and telemetry_ms"},
 	{.key = "estop_guard_ms",
 	 .section = "limits",
 	 .type = IOTCAR_OPT_INT,

@@ -24,6 +24,7 @@ struct agent_settings {
 	double stop_distance_cm;
 	int state_interval_ms;
 	int telemetry_ms;
+	int telemetry_idle_ms;
 	int estop_guard_ms;
 	/* [link] */
 	int link_timeout_ms;

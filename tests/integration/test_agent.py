@@ -521,9 +521,39 @@ def test_link_pings_are_the_cars_own_round_trip(env):
     check(online and online[0] > first, "online before the first ping")
 
 
+def test_idle_car_pings_and_reports_less(env):
+    # Stopped with no drive command for 2 s, the car pings every half
+    # link timeout instead of every quarter, and sends its telemetry every
+    # telemetry_idle_ms; a drive command brings the busy pace back at once.
+    b = env.broker()
+    c = env.client(b.port).subscribe(f"{CAR}/#")
+    a = env.agent(b, args=["--telemetry-idle-ms", "2000", "--max-ttl-ms",
+                           "10000"])
+
+    def gaps(topic, count):
+        m = c.mark()
+        wait_until(lambda: len(c.received(topic, since=m)) >= count + 1,
+                   f"{count + 1} messages on {topic}")
+        t = [x.time for x in c.received(topic, since=m)][:count + 1]
+        return sorted(y - x for x, y in zip(t, t[1:]))
+
+    wait_until(lambda: "link: idle" in a.log(), "the car to go idle")
+    idle = gaps(f"{CAR}/link", 6)
+    check(0.4 < idle[3] < 0.6, f"idle ping gaps {idle}")
+    slow = gaps(f"{CAR}/telemetry", 1)
+    check(1.7 < slow[0] < 2.5, f"idle telemetry gap {slow}")
+    # Turning in place: no wall ends it (the obstacle stop would).
+    c.publish(f"{CAR}/set/drive", "left 30 8000")
+    a.wait_outputs(-30, 30)
+    busy = gaps(f"{CAR}/link", 6)
+    check(0.2 < busy[3] < 0.3, f"busy ping gaps {busy}")
+    fast = gaps(f"{CAR}/telemetry", 2)
+    check(0.8 < fast[1] < 1.2, f"busy telemetry gaps {fast}")
+
+
 def test_telemetry_is_periodic(env):
     b = env.broker()
-    env.agent(b, args=["--telemetry-ms", "200"])
+    env.agent(b, args=["--telemetry-ms", "200", "--telemetry-idle-ms", "200"])
     c = env.car_client(b)
     m = c.mark()
     first = c.wait_for(f"{CAR}/telemetry", since=m)

@@ -191,7 +191,8 @@ def test_agent_over_tls_with_password_file(env):
     bad.finish()
     env.agents.remove(bad)
     a = Agent(env, b, "car1", ["--username", "car1", "--password-file", pw,
-                               "--cafile", b.ca, "--telemetry-ms", "500"],
+                               "--cafile", b.ca, "--telemetry-ms", "500",
+                               "--telemetry-idle-ms", "500"],
               broker_uri=uri)
     env.agents.append(a)
     a.start()

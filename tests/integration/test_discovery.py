@@ -163,7 +163,7 @@ def test_entity_configs_follow_the_rules(env):
 def test_templates_read_the_cars_messages(env):
     """Every value_template's key is in the message of its state_topic."""
     b = env.broker()
-    env.agent(b, args=["--telemetry-ms", "200"])
+    env.agent(b, args=["--telemetry-ms", "200", "--telemetry-idle-ms", "200"])
     got = entity_configs(configs(env, b))
     c = env.car_client(b)
     c.publish(f"{CAR}/set/estop", "ON", qos=1)

@@ -112,6 +112,28 @@ static void silence_is_link_loss(void)
 	CHECK_INT(fresh(&l, &unquoted, 9000), -ESTALE);
 }
 
+static void idle_pings_half_as_often_and_waits_twice(void)
+{
+	struct link l;
+
+	up(&l, 1);
+	CHECK_INT(link_ping_ms(&l), 250);
+	CHECK_INT(link_silence_ms(&l), 1000);
+	link_set_idle(&l, true);
+	CHECK_INT(link_ping_ms(&l), 500);
+	CHECK_INT(link_silence_ms(&l), 2000);
+	CHECK(!link_is_silent(&l, 2010));
+	CHECK(link_is_silent(&l, 2011));
+	/* A ping of the idle pace is at most half the timeout old: an
+	 * unquoted command after its echo is still fresh. */
+	CHECK_INT(link_ping(&l, 500), 2);
+	CHECK(link_echo(&l, 2));
+	CHECK_INT(fresh(&l, &unquoted, 1499), 0);
+	link_set_idle(&l, false);
+	CHECK_INT(link_ping_ms(&l), 250);
+	CHECK(link_is_silent(&l, 1011));
+}
+
 static void old_pings_fall_out_of_the_ring(void)
 {
 	struct link l;
@@ -133,6 +155,8 @@ static const struct test_case cases[] = {
 	{"quoted_age_is_bounded_by_the_quoted_ping",
 	 quoted_age_is_bounded_by_the_quoted_ping},
 	{"silence_is_link_loss", silence_is_link_loss},
+	{"idle_pings_half_as_often_and_waits_twice",
+	 idle_pings_half_as_often_and_waits_twice},
 	{"old_pings_fall_out_of_the_ring", old_pings_fall_out_of_the_ring},
 };
 
