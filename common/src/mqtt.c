@@ -42,6 +42,8 @@ struct iotcar_mqtt {
 	char *uri_list;
 	char *uris[MQTT_URIS_MAX];
 	int nuris;
+	/* The one of them being tried, or in use. */
+	int uri_at;
 	char server[MQTT_REASON_MAX];
 	char *client_id;
 	char *username;
@@ -191,26 +193,8 @@ static void paho_disconnected(void *context, MQTTProperties *props,
 	mqtt_inbox_push(&m->inbox, ev);
 }
 
-/*
- * Which of our brokers Paho connected to: it names the one of the list, or
- * for a single broker its own copy without the "tcp://" or "ssl://".
- * Paho's threads; m->uris is not changed after iotcar_mqtt_new().
- */
-static const char *mqtt_server_of(const struct iotcar_mqtt *m, const char *got)
-{
-	for (int i = 0; got && i < m->nuris; i++) {
-		const char *rest = strstr(m->uris[i], "://");
-
-		if (!strcmp(m->uris[i], got) ||
-		    (rest && !strcmp(rest + 3, got)))
-			return m->uris[i];
-	}
-	return m->uris[0];
-}
-
-/* Connected to @p server (Paho's word for it); @p receive_max 0: none. */
-static void mqtt_connected(struct iotcar_mqtt *m, const char *server,
-			   int receive_max)
+/* Connected; @p receive_max 0: the broker names none. */
+static void mqtt_connected(struct iotcar_mqtt *m, int receive_max)
 {
 	struct mqtt_event *ev = mqtt_event_new(MQTT_EV_CONNECTED, 0);
 
@@ -219,14 +203,12 @@ static void mqtt_connected(struct iotcar_mqtt *m, const char *server,
 		return;
 	}
 	ev->receive_max = receive_max > 0 ? receive_max : 0;
-	snprintf(ev->reason, sizeof(ev->reason), "%s",
-		 mqtt_server_of(m, server));
 	mqtt_inbox_push(&m->inbox, ev);
 }
 
 static void paho_connect_ok(void *context, MQTTAsync_successData5 *resp)
 {
-	mqtt_connected(context, resp ? resp->alt.connect.serverURI : NULL,
+	mqtt_connected(context,
 		       resp ? MQTTProperties_getNumericValue(
 				      &resp->properties,
 				      MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)
@@ -235,7 +217,8 @@ static void paho_connect_ok(void *context, MQTTAsync_successData5 *resp)
 
 static void paho_connect_ok311(void *context, MQTTAsync_successData *resp)
 {
-	mqtt_connected(context, resp ? resp->alt.connect.serverURI : NULL, 0);
+	(void)resp;
+	mqtt_connected(context, 0);
 }
 
 /*
@@ -478,10 +461,12 @@ static void mqtt_connect(struct iotcar_mqtt *m)
 		co.onFailure5 = paho_connect_failed;
 	}
 	co.context = m;
-	/* Several brokers: Paho tries each in turn, in order. */
+	/* Several brokers: one at a time, in order; a failure moves on to
+	 * the next at once (mqtt_handle_status). Paho's own list would wait
+	 * a second before each next one, and name the wrong one. */
 	if (m->nuris > 1) {
-		co.serverURIs = m->uris;
-		co.serverURIcount = m->nuris;
+		co.serverURIs = &m->uris[m->uri_at];
+		co.serverURIcount = 1;
 	}
 	if (m->will_topic) {
 		will.topicName = m->will_topic;
@@ -501,7 +486,7 @@ static void mqtt_connect(struct iotcar_mqtt *m)
 		co.ssl = &ssl;
 	}
 	m->attempting = true;
-	log_debug("mqtt: connecting to %s", m->uri);
+	log_debug("mqtt: connecting to %s", m->uris[m->uri_at]);
 	rc = MQTTAsync_connect(m->client, &co);
 	if (rc != MQTTASYNC_SUCCESS) {
 		m->attempting = false;
@@ -539,29 +524,12 @@ static bool mqtt_nodelay_uri(const char *uri)
 	       mqtt_nodelay_set(host, port);
 }
 
-/*
- * TCP_NODELAY on the broker's socket, and which of the list it is: Paho
- * 1.3.14 names the first of the list after it moved on to another.
- */
-static void mqtt_find_server(struct iotcar_mqtt *m)
-{
-	if (mqtt_nodelay_uri(m->server))
-		return;
-	for (int i = 0; i < m->nuris; i++) {
-		if (mqtt_nodelay_uri(m->uris[i])) {
-			snprintf(m->server, sizeof(m->server), "%s",
-				 m->uris[i]);
-			return;
-		}
-	}
-	log_warning("mqtt: broker socket not found; TCP_NODELAY not set, "
-		    "expect ~40 ms delays");
-}
-
 /* The connection is gone: forget its publishes, and try again. */
 static void mqtt_lost(struct iotcar_mqtt *m, const char *reason, int code)
 {
 	m->connected = false;
+	/* Every reconnect tries the brokers in order again. */
+	m->uri_at = 0;
 	mqtt_window_reset(&m->window, 0);
 	log_warning_limited("mqtt: lost %s: %s", m->server, reason);
 	/* Another client took our client id: coming straight back would
@@ -587,8 +555,12 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 		m->last_failure[0] = '\0';
 		m->subs_pending = 0;
 		m->subscribed_told = false;
-		snprintf(m->server, sizeof(m->server), "%s", ev->reason);
-		mqtt_find_server(m);
+		snprintf(m->server, sizeof(m->server), "%s",
+			 m->uris[m->uri_at]);
+		if (!mqtt_nodelay_uri(m->server))
+			log_warning("mqtt: broker socket not found; "
+				    "TCP_NODELAY not set, expect ~40 ms "
+				    "delays");
 		if (m->nuris > 1)
 			log_info("mqtt: connected to %s (of %d brokers)",
 				 m->server, m->nuris);
@@ -599,6 +571,15 @@ static void mqtt_handle_status(struct iotcar_mqtt *m, struct mqtt_event *ev)
 		break;
 	case MQTT_EV_CONNECT_FAILED:
 		m->attempting = false;
+		if (m->uri_at + 1 < m->nuris && !m->stopped) {
+			log_debug("mqtt: cannot connect to %s: %s; trying "
+				  "the next",
+				  m->uris[m->uri_at], ev->reason);
+			m->uri_at++;
+			mqtt_connect(m);
+			break;
+		}
+		m->uri_at = 0;
 		/* The same failure again is not news: say it once. */
 		if (m->failures++ == 0 || strcmp(m->last_failure, ev->reason))
 			log_warning("mqtt: cannot connect to %s: %s; retrying",
