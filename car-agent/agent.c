@@ -473,6 +473,13 @@ static void agent_finish(struct agent *a, const struct agent_cmd *cmd,
 
 static void agent_set_idle(struct agent *a, bool idle, int64_t now);
 
+/* The telemetry period of an idle car: the slower of the two settings. */
+static int agent_idle_telemetry_ms(const struct agent_settings *s)
+{
+	return s->telemetry_idle_ms > s->telemetry_ms ? s->telemetry_idle_ms
+						      : s->telemetry_ms;
+}
+
 /*
  * A drive command. One that moves must be fresh (link.h); a stop never
  * needs to be, and a stale command leaves the car as it is: stopped by the
@@ -696,11 +703,8 @@ static void agent_arm_silence(struct agent *a)
 /* The telemetry period now: slower while idle. */
 static int agent_telemetry_ms(const struct agent *a)
 {
-	int idle = a->cfg->telemetry_idle_ms;
-
-	return a->link.idle && idle > a->cfg->telemetry_ms
-		       ? idle
-		       : a->cfg->telemetry_ms;
+	return a->link.idle ? agent_idle_telemetry_ms(a->cfg)
+			    : a->cfg->telemetry_ms;
 }
 
 /*
@@ -1113,10 +1117,7 @@ struct agent *agent_new(struct iotcar_loop *loop,
 		.ha_prefix = settings->ha_prefix,
 		.hal = hal->name,
 		/* Idle, the slower: its sensors must not expire. */
-		.telemetry_ms =
-			settings->telemetry_idle_ms > settings->telemetry_ms
-				? settings->telemetry_idle_ms
-				: settings->telemetry_ms,
+		.telemetry_ms = agent_idle_telemetry_ms(settings),
 		.configuration_url = a->ha_url,
 	};
 	if (discovery_mode_parse(settings->ha_discovery, &a->ha_mode) ||

@@ -462,8 +462,8 @@ static void mqtt_connect(struct iotcar_mqtt *m)
 	}
 	co.context = m;
 	/* Several brokers: one at a time, in order; a failure moves on to
-	 * the next at once (mqtt_handle_status). Paho's own list would wait
-	 * a second before each next one, and name the wrong one. */
+	 * the next at once (mqtt_handle_status). Paho's own list named the
+	 * first one after it had moved on to another (1.3.14). */
 	if (m->nuris > 1) {
 		co.serverURIs = &m->uris[m->uri_at];
 		co.serverURIcount = 1;

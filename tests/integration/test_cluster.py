@@ -16,11 +16,9 @@ import time
 
 from harness import (DEADLINE_S, Tcp, check, free_port, main, need_tool,
                      wait_until)
-from test_console import run, watch_until, console_bin
+from test_console import PRESENCE_S, console_bin, run, watch_until
 
 RABBIT_BIN = "/usr/lib/rabbitmq/bin"
-# fleet.h: a car not heard for 3 s is offline, looked at every 0.25 s.
-PRESENCE_S = 3.25
 # The car, its node killed under it: stopped at once, and back on another
 # node within this (protocol.md, clusters).
 FAILOVER_S = 5
