@@ -60,10 +60,22 @@ def need_tool(name):
     return path
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now and not handed out before in this process.
+
+    The kernel may give the same ephemeral port to two binds in a row once
+    the first socket is closed, and a broker with two listeners needs two.
+    """
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def wait_until(pred, what, timeout=DEADLINE_S, interval=0.01):
