@@ -19,6 +19,10 @@
 #include "mqtt_int.h"
 
 #define MQTT_CONNECT_TIMEOUT_S 5
+/* An attempt that neither succeeds nor fails by then has been lost: Paho
+ * drops a CONNECT queued while its previous disconnect is still under
+ * way, without a callback (1.3.11, MQTTAsync_processCommand). */
+#define MQTT_ATTEMPT_DEADLINE_MS ((MQTT_CONNECT_TIMEOUT_S + 2) * 1000)
 /* A connection that lasted this long was a good one: the back-off starts
  * over when it ends. One that ends sooner (another client pushing us off,
  * a broker refusing something) keeps backing off. */
@@ -492,15 +496,25 @@ static void mqtt_connect(struct iotcar_mqtt *m)
 		m->attempting = false;
 		mqtt_push_status(m, MQTT_EV_CONNECT_FAILED,
 				 MQTTAsync_strerror(rc));
+		return;
 	}
+	iotcar_timer_start(m->retry, MQTT_ATTEMPT_DEADLINE_MS, 0);
 }
 
+/* The retry timer: time for the next attempt, or the deadline of this one. */
 static void mqtt_on_retry(void *ctx)
 {
 	struct iotcar_mqtt *m = ctx;
 
-	if (!m->stopped && !m->connected && !m->attempting)
+	if (m->stopped || m->connected)
+		return;
+	if (!m->attempting) {
 		mqtt_connect(m);
+		return;
+	}
+	m->attempting = false;
+	mqtt_push_status(m, MQTT_EV_CONNECT_FAILED,
+			 "no answer to the connect from the MQTT library");
 }
 
 static void mqtt_schedule_retry(struct iotcar_mqtt *m)
