@@ -337,8 +337,11 @@ static int proto_json_drive(const cJSON *o, const char *cmd,
 			steer = !strcmp(cmd, "left") ? -speed : speed;
 	}
 	req->cmd = PROTO_DRIVE;
-	req->drive = (struct iotcar_drive){
-		.throttle = throttle, .steer = steer, .ttl_ms = ms};
+	req->drive = (struct iotcar_drive){.throttle = throttle,
+					   .steer = steer,
+					   .ttl_ms = ms,
+					   .turn = !strcmp(cmd, "left") ||
+						   !strcmp(cmd, "right")};
 	return 0;
 }
 
@@ -504,7 +507,7 @@ void proto_drive_words(const struct iotcar_drive *d, char *buf, size_t size)
 		n = snprintf(buf, size, "%s %d",
 			     d->throttle > 0 ? "forward" : "backward",
 			     d->throttle > 0 ? d->throttle : -d->throttle);
-	else if (!d->throttle)
+	else if (d->turn)
 		n = snprintf(buf, size, "%s %d",
 			     d->steer < 0 ? "left" : "right",
 			     d->steer < 0 ? -d->steer : d->steer);

@@ -67,8 +67,8 @@ struct agent {
 	struct iotcar_mqtt *mqtt;
 	struct safety safety;
 	/* The duties the hardware layer has now. */
-	int left;
-	int right;
+	/* The outputs the hardware has. */
+	struct motor_outputs out;
 	struct iotcar_timer *deadman;
 	struct iotcar_timer *state_timer;
 	struct iotcar_timer *telemetry_timer;
@@ -188,14 +188,15 @@ static void agent_state_get(const struct agent *a, struct iotcar_state *st)
 		.mode = s->mode,
 		.throttle = s->throttle,
 		.steer = s->steer,
-		.left = a->left,
-		.right = a->right,
+		.left = a->out.left,
+		.right = a->out.right,
+		.ackermann = a->safety.cfg.drivetrain == MOTOR_ACKERMANN,
 		.speed_limit = s->speed_limit,
 		.speed = a->speed,
 		.estop = s->estop,
 		.estop_latch = s->estop_latch,
 		.obstacle = s->obstacle,
-		.moving = a->left || a->right,
+		.moving = a->out.left || a->out.right,
 		.has_distance = s->has_distance,
 		.distance_cm = s->distance_cm,
 		.ttl_ms = s->ttl_ms,
@@ -212,10 +213,10 @@ static bool agent_state_same(const struct iotcar_state *x,
 		return false;
 	return x->mode == y->mode && x->throttle == y->throttle &&
 	       x->steer == y->steer && x->left == y->left &&
-	       x->right == y->right && x->speed_limit == y->speed_limit &&
-	       x->speed == y->speed && x->estop == y->estop &&
-	       x->estop_latch == y->estop_latch && x->obstacle == y->obstacle &&
-	       x->ttl_ms == y->ttl_ms;
+	       x->ackermann == y->ackermann && x->right == y->right &&
+	       x->speed_limit == y->speed_limit && x->speed == y->speed &&
+	       x->estop == y->estop && x->estop_latch == y->estop_latch &&
+	       x->obstacle == y->obstacle && x->ttl_ms == y->ttl_ms;
 }
 
 static void agent_publish_state(struct agent *a)
@@ -267,8 +268,8 @@ static void agent_publish_telemetry(struct agent *a)
 		.uptime_s = up_ms / 1000,
 		.has_distance = a->safety.has_distance,
 		.distance_cm = a->safety.distance_cm,
-		.left = a->left,
-		.right = a->right,
+		.left = a->out.left,
+		.right = a->out.right,
 		.hal = a->hal->name,
 		.commands = a->commands,
 		.rejected = a->rejected,
@@ -299,7 +300,7 @@ static void agent_on_telemetry_timer(void *ctx)
 {
 	struct agent *a = ctx;
 	/* Setting the same duties again reports a fault a thread ran into. */
-	int ret = hal_set_motors(a->hal, a->left, a->right);
+	int ret = hal_set_outputs(a->hal, &a->out);
 
 	if (ret) {
 		agent_fault(a, ret);
@@ -313,23 +314,21 @@ static void agent_on_telemetry_timer(void *ctx)
 /* Bring the hardware in line with the safety rules, then the state. */
 static void agent_apply(struct agent *a)
 {
-	int left;
-	int right;
+	struct motor_outputs out;
 	int ret;
 
 	if (a->safety.deadline_ms)
 		iotcar_timer_start_at(a->deadman, a->safety.deadline_ms);
 	else
 		iotcar_timer_stop(a->deadman);
-	safety_outputs(&a->safety, &left, &right);
-	if (left != a->left || right != a->right) {
-		ret = hal_set_motors(a->hal, left, right);
+	safety_outputs(&a->safety, &out);
+	if (!motor_outputs_same(&out, &a->out)) {
+		ret = hal_set_outputs(a->hal, &out);
 		if (ret) {
 			agent_fault(a, ret);
 			return;
 		}
-		a->left = left;
-		a->right = right;
+		a->out = out;
 	}
 	agent_state_changed(a);
 }
@@ -746,7 +745,7 @@ static void agent_on_link_timer(void *ctx)
 	struct agent *a = ctx;
 	int64_t now = iotcar_clock_ms();
 
-	if (!a->link.idle && !a->left && !a->right &&
+	if (!a->link.idle && !a->out.left && !a->out.right &&
 	    now - a->drive_ms >= AGENT_IDLE_AFTER_MS)
 		agent_set_idle(a, true, now);
 	agent_ping(a, now);
@@ -1070,6 +1069,7 @@ struct agent *agent_new(struct iotcar_loop *loop,
 		.stop_distance_cm = settings->stop_distance_cm,
 		.clear_margin_cm = AGENT_CLEAR_MARGIN_CM,
 		.estop_guard_ms = settings->estop_guard_ms,
+		.drivetrain = settings_drivetrain(settings),
 	};
 	struct link_config lc = {
 		.timeout_ms = settings->link_timeout_ms,
@@ -1163,15 +1163,17 @@ int agent_start(struct agent *a)
 
 void agent_stop(struct agent *a)
 {
+	struct motor_outputs stopped;
+
 	if (a->stopped)
 		return;
 	a->stopped = true;
 	/* Motors first: whatever happens to MQTT below, the car stands. */
 	safety_stop(&a->safety);
-	if (hal_set_motors(a->hal, 0, 0) == 0) {
-		a->left = 0;
-		a->right = 0;
-	}
+
+	safety_outputs(&a->safety, &stopped);
+	if (hal_set_outputs(a->hal, &stopped) == 0)
+		a->out = stopped;
 	if (a->sensing) {
 		iotcar_loop_del_fd(a->loop, a->hal->event_fd);
 		a->sensing = false;

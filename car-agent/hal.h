@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hal.h: the car's hardware behind one interface (Mosquitto's mux.h
- * pattern): two signed wheel duties out, one distance reading in. The
+ * pattern): the outputs of motor.h out, one distance reading in. The
  * simulated backend and the libgpiod backend both implement it, and the rest
  * of the agent cannot tell which one it has.
  *
@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "motor.h"
 
 struct hal;
 
@@ -26,8 +28,8 @@ struct hal_pose {
 };
 
 struct hal_ops {
-	/* Set both wheels, -100..100 (negative is backward). */
-	int (*set_motors)(struct hal *hal, int left_pct, int right_pct);
+	/* Bring the outputs to @p out (motor.h); 0 or -errno. */
+	int (*set_outputs)(struct hal *hal, const struct motor_outputs *out);
 	/* Latest reading: 0 with *cm, or -ENODATA when none is valid. */
 	int (*read_distance)(struct hal *hal, double *cm);
 	/* Optional: the simulated car's pose; -ENOTSUP on hardware. */
@@ -38,19 +40,24 @@ struct hal_ops {
 
 struct hal {
 	const struct hal_ops *ops;
-	/* "sim" or "gpiod". */
+	/* "sim", "gpiod" or "pca9685" (motors on a PCA9685). */
 	const char *name;
 	/* Readable when a new distance reading waits; -1 without a sensor. */
 	int event_fd;
 };
 
 struct hal_sim_config {
+	enum motor_drivetrain drivetrain;
 	/* Distance from the start position to the wall straight ahead. */
 	double wall_cm;
 	/* Wheel speed at 100 % duty. */
 	double max_speed_cm_s;
-	/* Distance between the wheels. */
+	/* Differential: the distance between the wheels. */
 	double track_cm;
+	/* Ackermann: the distance between the axles, and the front wheels'
+	 * angle at full lock. */
+	double wheelbase_cm;
+	double max_steer_deg;
 	int sensor_hz;
 	/* File that gets a line per output change, or NULL. */
 	const char *trace_path;
@@ -59,17 +66,40 @@ struct hal_sim_config {
 	int latency_us;
 };
 
+/* The car's outputs, each on a GPIO line or a PCA9685 channel. A motor's
+ * pins are IN1, IN2, EN in motor.h's order. */
+enum hal_output {
+	HAL_LEFT_IN1,
+	HAL_LEFT_IN2,
+	HAL_LEFT_EN,
+	HAL_RIGHT_IN1,
+	HAL_RIGHT_IN2,
+	HAL_RIGHT_EN,
+	/* TB6612's standby line: high to run. */
+	HAL_STBY,
+	/* Ackermann: the steering servo and the ESC. */
+	HAL_STEERING,
+	HAL_THROTTLE,
+	HAL_OUTPUTS,
+};
+
+/* The config key of each output. */
+extern const char *const hal_output_keys[HAL_OUTPUTS];
+
+/* An output's spec names a PCA9685 channel with this prefix: "pca9685:3". */
+#define HAL_PCA9685_PREFIX "pca9685:"
+
 struct hal_gpiod_config {
+	enum motor_drivetrain drivetrain;
+	/* The motors' driver, and whether they brake (or coast) at 0. */
+	enum motor_driver driver;
+	bool brake;
 	/* Chip label, path, name or number; NULL or "": the chip whose
 	 * lines have the names given below (gpio.h). */
 	const char *chip;
-	/* Lines: an offset on the chip ("17") or a line name ("GPIO17"). */
-	const char *left_in1;
-	const char *left_in2;
-	const char *left_en;
-	const char *right_in1;
-	const char *right_in2;
-	const char *right_en;
+	/* Each output: a line (an offset "17" or a name "GPIO17"), a
+	 * PCA9685 channel ("pca9685:0"), or NULL for none. */
+	const char *output[HAL_OUTPUTS];
 	/* HC-SR04; both NULL for a car without a distance sensor. */
 	const char *trigger;
 	const char *echo;
@@ -78,6 +108,13 @@ struct hal_gpiod_config {
 	int echo_timeout_ms;
 	/* Consumer name shown by gpioinfo. */
 	const char *consumer;
+	/* The PCA9685 of "pca9685:N" outputs. */
+	const char *pca9685_bus;
+	int pca9685_address;
+	int pca9685_hz;
+	/* Ackermann: the servo's and the ESC's pulses at -100, 0, 100. */
+	struct motor_pulse steering;
+	struct motor_pulse throttle;
 };
 
 /**
@@ -88,16 +125,18 @@ struct hal *hal_sim_open(const struct hal_sim_config *cfg, char *err,
 			 size_t errlen);
 
 /**
- * @brief Open the L298N + HC-SR04 car on libgpiod. Every output starts low.
+ * @brief Open the car's hardware: its motors or servos on libgpiod lines
+ * or PCA9685 channels, its HC-SR04 on libgpiod. Every output starts low.
  * @return The HAL, or NULL with a message in @p err that says what to do
  * (missing chip, line busy and who holds it, permission and which group).
  */
 struct hal *hal_gpiod_open(const struct hal_gpiod_config *cfg, char *err,
 			   size_t errlen);
 
-static inline int hal_set_motors(struct hal *hal, int left_pct, int right_pct)
+static inline int hal_set_outputs(struct hal *hal,
+				  const struct motor_outputs *out)
 {
-	return hal->ops->set_motors(hal, left_pct, right_pct);
+	return hal->ops->set_outputs(hal, out);
 }
 
 static inline int hal_read_distance(struct hal *hal, double *cm)

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * hal_gpiod.c: the GPIO backend of hal.h, on gpio.h (libgpiod 1.6 or 2.x),
- * and the only file that knows pin numbers exist.
+ * hal_gpiod.c: the hardware backend of hal.h — the car's outputs on
+ * libgpiod lines (gpio.h, libgpiod 1.6 or 2.x) or PCA9685 channels
+ * (pca9685.h), its distance sensor on libgpiod — and the only file that
+ * knows pin numbers exist.
  *
- * Motors: an L298N-style driver, two direction lines (IN1/IN2) and an
- * enable line (EN) per motor. libgpiod has no PWM, so one thread owns all
- * six motor lines and runs software PWM on the EN lines; the loop thread
- * only posts the wanted duties and wakes it, so a command reaches the pins
- * in microseconds, not at the next PWM period.
+ * Outputs: motor.h turns the wanted outputs into a level per pin (a duty
+ * in 1/4096) or a pulse width per servo. libgpiod has no PWM, so one
+ * thread owns the GPIO output lines and runs software PWM on those with a
+ * level between off and full; the loop thread only posts the levels and
+ * wakes it, so a command reaches the pins in microseconds, not at the
+ * next PWM period. PCA9685 channels are written by the loop thread itself
+ * (an I2C write takes about 0.3 ms). Servos and ESCs need the PCA9685:
+ * software PWM jitters by tens of µs, 5 % of a servo's range.
  *
  * Distance: an HC-SR04 on a trigger line and an echo line. A second thread
  * triggers it about 15 times a second and times the echo pulse with the
@@ -16,7 +21,8 @@
  * through an eventfd.
  *
  * Every output is requested low with a pull-down, set low before release,
- * and released on every exit path. Each thread owns the lines it uses.
+ * and released on every exit path; every PCA9685 channel is switched off.
+ * Each thread owns the lines it uses.
  */
 #include <errno.h>
 #include <poll.h>
@@ -31,31 +37,45 @@
 
 #include "gpio.h"
 #include "hal.h"
+#include "pca9685.h"
 #include "sensors.h"
 
+/* The lines: the outputs of hal.h, then the sensor's. */
 enum gpiod_role {
-	ROLE_LEFT_IN1,
-	ROLE_LEFT_IN2,
-	ROLE_LEFT_EN,
-	ROLE_RIGHT_IN1,
-	ROLE_RIGHT_IN2,
-	ROLE_RIGHT_EN,
-	ROLE_TRIGGER,
+	ROLE_TRIGGER = HAL_OUTPUTS,
 	ROLE_ECHO,
 	ROLE_COUNT,
 };
 
-static const char *const role_keys[ROLE_COUNT] = {
-	"left_in1",  "left_in2", "left_en", "right_in1",
-	"right_in2", "right_en", "trigger", "echo",
+const char *const hal_output_keys[HAL_OUTPUTS] = {
+	"left_in1", "left_in2", "left_en",  "right_in1", "right_in2",
+	"right_en", "stby",	"steering", "throttle",
 };
+
+static const char *gpiod_role_key(int role)
+{
+	return role < HAL_OUTPUTS     ? hal_output_keys[role]
+	       : role == ROLE_TRIGGER ? "trigger"
+				      : "echo";
+}
 
 struct hal_gpiod {
 	struct hal hal;
+	enum motor_drivetrain drivetrain;
+	enum motor_driver driver;
+	bool brake;
+	struct motor_pulse steering;
+	struct motor_pulse throttle;
+	/* NULL when no line is on GPIO. */
 	struct gpio_chip *chip;
 	/* The requested lines; NULL for those not (yet) requested. */
 	struct gpio_line *lines[ROLE_COUNT];
 	unsigned offsets[ROLE_COUNT];
+	/* Each output's PCA9685 channel, or -1; the chip when any. */
+	int channel[HAL_OUTPUTS];
+	struct pca9685 *pca;
+	/* The loop thread's last levels (below), to lower before raising. */
+	int level[HAL_OUTPUTS];
 	bool has_sensor;
 	int pwm_hz;
 	int sensor_hz;
@@ -64,8 +84,8 @@ struct hal_gpiod {
 	pthread_mutex_t lock;
 	/* Signalled on a new command or quit; waits use CLOCK_MONOTONIC. */
 	pthread_cond_t cond;
-	/* Wanted duties, -100..100; under lock. */
-	int want[2];
+	/* Wanted level of each GPIO output, 0..MOTOR_LEVEL_FULL; under lock. */
+	int want[HAL_OUTPUTS];
 	bool changed;
 	bool quit;
 	/* First errno a thread hit writing a line; under lock. */
@@ -104,28 +124,14 @@ static void gpiod_fault(struct hal_gpiod *g, int err)
 		g->fault = err ? err : EIO;
 }
 
-/* ==== Motors: the PWM thread owns the six motor lines ==== */
+/* ==== Outputs: the PWM thread owns the GPIO output lines ==== */
 
-static void pwm_set(struct hal_gpiod *g, enum gpiod_role role, int value)
+static void pwm_set(struct hal_gpiod *g, int role, int value)
 {
 	int ret = gpio_line_set(g->lines[role], value);
 
 	if (ret)
 		gpiod_fault(g, -ret);
-}
-
-/* IN1/IN2 for one motor: forward 1/0, backward 0/1, stopped 0/0 (coast). */
-static void pwm_direction(struct hal_gpiod *g, int motor, int duty)
-{
-	enum gpiod_role in1 = motor ? ROLE_RIGHT_IN1 : ROLE_LEFT_IN1;
-
-	pwm_set(g, in1, duty > 0);
-	pwm_set(g, in1 + 1, duty < 0);
-}
-
-static enum gpiod_role pwm_en(int motor)
-{
-	return motor ? ROLE_RIGHT_EN : ROLE_LEFT_EN;
 }
 
 /*
@@ -144,32 +150,44 @@ static bool pwm_wait(struct hal_gpiod *g, int64_t deadline_ns)
 	return true;
 }
 
+static bool pwm_is_partial(int level)
+{
+	return level > 0 && level < MOTOR_LEVEL_FULL;
+}
+
 /*
  * One PWM period from @p start; returns early on a new command. Lock held.
  * Periods follow each other on a fixed grid, so a late wake-up shortens
  * the low time after it instead of stretching every period: the duty and
  * the frequency stay right on a busy machine.
  */
-static void pwm_period(struct hal_gpiod *g, const int duty[2], int64_t start,
-		       int64_t period)
+static void pwm_period(struct hal_gpiod *g, const int level[HAL_OUTPUTS],
+		       int64_t start, int64_t period)
 {
-	int64_t off[2];
-	int first = duty[0] <= duty[1] ? 0 : 1;
+	int order[HAL_OUTPUTS];
+	int n = 0;
 
-	for (int m = 0; m < 2; m++) {
-		pwm_set(g, pwm_en(m), duty[m] > 0);
-		off[m] = start + period * duty[m] / 100;
-	}
-	/* Switch off the shorter pulse first, then the longer one. */
-	for (int i = 0; i < 2; i++) {
-		int m = i ? 1 - first : first;
-
-		if (duty[m] == 0 || duty[m] == 100)
+	for (int r = 0; r < HAL_OUTPUTS; r++) {
+		if (!g->lines[r])
 			continue;
+		pwm_set(g, r, level[r] > 0);
+		if (!pwm_is_partial(level[r]))
+			continue;
+		/* Insertion by level: the shortest pulse ends first. */
+		int i = n++;
+
+		for (; i > 0 && level[order[i - 1]] > level[r]; i--)
+			order[i] = order[i - 1];
+		order[i] = r;
+	}
+	for (int i = 0; i < n; i++) {
+		int64_t off =
+			start + period * level[order[i]] / MOTOR_LEVEL_FULL;
+
 		/* Already late: no wait, which would make it later still. */
-		if (now_ns() < off[m] && pwm_wait(g, off[m]))
+		if (now_ns() < off && pwm_wait(g, off))
 			return;
-		pwm_set(g, pwm_en(m), 0);
+		pwm_set(g, order[i], 0);
 	}
 	pwm_wait(g, start + period);
 }
@@ -177,38 +195,40 @@ static void pwm_period(struct hal_gpiod *g, const int duty[2], int64_t start,
 static void *pwm_main(void *arg)
 {
 	struct hal_gpiod *g = arg;
-	int applied[2] = {0, 0};
+	int applied[HAL_OUTPUTS] = {0};
 	int64_t period = 1000000000LL / g->pwm_hz;
 	int64_t start = now_ns();
 
 	pthread_mutex_lock(&g->lock);
 	while (!g->quit) {
-		int duty[2];
+		bool partial = false;
 
 		if (g->changed) {
 			g->changed = false;
 			start = now_ns();
-			for (int m = 0; m < 2; m++) {
-				/* Enable off while the direction flips. */
-				if ((applied[m] > 0) != (g->want[m] > 0) ||
-				    (applied[m] < 0) != (g->want[m] < 0))
-					pwm_set(g, pwm_en(m), 0);
-				pwm_direction(g, m, g->want[m]);
-				applied[m] = g->want[m];
+			/* What goes down goes down first: an enable off
+			 * before the direction flips, an input off before
+			 * the other one comes on. */
+			for (int r = 0; r < HAL_OUTPUTS; r++) {
+				if (g->lines[r] && g->want[r] < applied[r])
+					pwm_set(g, r, 0);
+				applied[r] = g->want[r];
 			}
 		}
-		for (int m = 0; m < 2; m++)
-			duty[m] = abs(applied[m]);
-		if ((duty[0] == 0 || duty[0] == 100) &&
-		    (duty[1] == 0 || duty[1] == 100)) {
+		for (int r = 0; r < HAL_OUTPUTS; r++)
+			partial = partial ||
+				  (g->lines[r] && pwm_is_partial(applied[r]));
+		if (!partial) {
 			/* Nothing to modulate: set the levels and sleep. */
-			pwm_set(g, ROLE_LEFT_EN, duty[0] > 0);
-			pwm_set(g, ROLE_RIGHT_EN, duty[1] > 0);
+			for (int r = 0; r < HAL_OUTPUTS; r++) {
+				if (g->lines[r])
+					pwm_set(g, r, applied[r] > 0);
+			}
 			while (!g->changed && !g->quit)
 				pthread_cond_wait(&g->cond, &g->lock);
 			continue;
 		}
-		pwm_period(g, duty, start, period);
+		pwm_period(g, applied, start, period);
 		start += period;
 		/* A whole period behind (a stall): a new grid, not a burst. */
 		if (now_ns() - start > period)
@@ -218,21 +238,64 @@ static void *pwm_main(void *arg)
 	return NULL;
 }
 
-static int gpiod_set_motors(struct hal *hal, int left, int right)
+/* Each output's level (0..MOTOR_LEVEL_FULL) or, for a servo, pulse (µs). */
+static void gpiod_levels(const struct hal_gpiod *g,
+			 const struct motor_outputs *out,
+			 int level[HAL_OUTPUTS])
+{
+	memset(level, 0, sizeof(level[0]) * HAL_OUTPUTS);
+	motor_levels(g->driver, out->left, g->brake, &level[HAL_LEFT_IN1]);
+	if (g->drivetrain == MOTOR_DIFFERENTIAL)
+		motor_levels(g->driver, out->right, g->brake,
+			     &level[HAL_RIGHT_IN1]);
+	level[HAL_STBY] = out->standby ? 0 : MOTOR_LEVEL_FULL;
+	level[HAL_STEERING] = motor_pulse_us(&g->steering, out->steer);
+	level[HAL_THROTTLE] = motor_pulse_us(&g->throttle, out->left);
+}
+
+/* The PCA9685's channels, those going down first; the first error. */
+static int gpiod_set_channels(struct hal_gpiod *g, const int level[])
+{
+	int ret = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int r = 0; r < HAL_OUTPUTS; r++) {
+			int err;
+
+			if (g->channel[r] < 0 ||
+			    (pass == 0) != (level[r] < g->level[r]))
+				continue;
+			err = r >= HAL_STEERING
+				      ? pca9685_set_pulse_us(
+						g->pca, g->channel[r], level[r])
+				      : pca9685_set_level(g->pca, g->channel[r],
+							  level[r]);
+			ret = ret ? ret : err;
+		}
+	}
+	return ret;
+}
+
+static int gpiod_set_outputs(struct hal *hal, const struct motor_outputs *out)
 {
 	struct hal_gpiod *g = (struct hal_gpiod *)hal;
+	int level[HAL_OUTPUTS];
+	int ret = 0;
 	int fault;
 
+	gpiod_levels(g, out, level);
+	if (g->pca)
+		ret = gpiod_set_channels(g, level);
+	memcpy(g->level, level, sizeof(level));
 	pthread_mutex_lock(&g->lock);
-	if (g->want[0] != left || g->want[1] != right) {
-		g->want[0] = left;
-		g->want[1] = right;
+	if (memcmp(g->want, level, sizeof(level)) != 0) {
+		memcpy(g->want, level, sizeof(level));
 		g->changed = true;
 		pthread_cond_broadcast(&g->cond);
 	}
 	fault = g->fault;
 	pthread_mutex_unlock(&g->lock);
-	return fault ? -fault : 0;
+	return ret ? ret : fault ? -fault : 0;
 }
 
 /* ==== Distance: the sensor thread owns trigger and echo ==== */
@@ -377,10 +440,12 @@ static int gpiod_read_distance(struct hal *hal, double *cm)
 static void gpiod_all_low_and_release(struct hal_gpiod *g)
 {
 	/* The enables first: both motors off before any direction line
-	 * goes low (IN1 = IN2 with the enable high brakes an L298N). */
-	static const enum gpiod_role order[ROLE_COUNT] = {
-		ROLE_LEFT_EN,	ROLE_RIGHT_EN,	ROLE_LEFT_IN1, ROLE_LEFT_IN2,
-		ROLE_RIGHT_IN1, ROLE_RIGHT_IN2, ROLE_TRIGGER,  ROLE_ECHO,
+	 * goes low (IN1 = IN2 with the enable high brakes an L298N); then
+	 * standby, then the rest. */
+	static const int order[ROLE_COUNT] = {
+		HAL_LEFT_EN,  HAL_RIGHT_EN,  HAL_STBY,	    HAL_LEFT_IN1,
+		HAL_LEFT_IN2, HAL_RIGHT_IN1, HAL_RIGHT_IN2, HAL_STEERING,
+		HAL_THROTTLE, ROLE_TRIGGER,  ROLE_ECHO,
 	};
 
 	for (int i = 0; i < ROLE_COUNT; i++) {
@@ -407,6 +472,7 @@ static void gpiod_close(struct hal *hal)
 		pthread_join(g->sensor_thread, NULL);
 	/* Both threads are gone: this thread owns every line now. */
 	gpiod_all_low_and_release(g);
+	pca9685_close(g->pca);
 	gpio_chip_close(g->chip);
 	if (g->stop_fd >= 0)
 		close(g->stop_fd);
@@ -418,19 +484,24 @@ static void gpiod_close(struct hal *hal)
 }
 
 static const struct hal_ops gpiod_ops = {
-	.set_motors = gpiod_set_motors,
+	.set_outputs = gpiod_set_outputs,
 	.read_distance = gpiod_read_distance,
 	.close = gpiod_close,
 };
 
 static int gpiod_start_threads(struct hal_gpiod *g, char *err, size_t errlen)
 {
+	bool has_lines = false;
 	int ret;
 
-	ret = pthread_create(&g->pwm_thread, NULL, pwm_main, g);
-	if (ret)
-		goto fail;
-	g->pwm_started = true;
+	for (int r = 0; r < HAL_OUTPUTS; r++)
+		has_lines = has_lines || g->lines[r];
+	if (has_lines) {
+		ret = pthread_create(&g->pwm_thread, NULL, pwm_main, g);
+		if (ret)
+			goto fail;
+		g->pwm_started = true;
+	}
 	if (!g->has_sensor)
 		return 0;
 	ret = pthread_create(&g->sensor_thread, NULL, sensor_main, g);
@@ -443,21 +514,143 @@ fail:
 	return -ret;
 }
 
-static const char *gpiod_role_spec(const struct hal_gpiod_config *cfg,
-				   enum gpiod_role role)
+/* The PCA9685 channel of an output's @p spec ("pca9685:3"), -1 for a
+ * line, -2 for a bad channel. */
+static int gpiod_channel(const char *spec)
 {
-	const char *const specs[ROLE_COUNT] = {
-		cfg->left_in1,	cfg->left_in2, cfg->left_en, cfg->right_in1,
-		cfg->right_in2, cfg->right_en, cfg->trigger, cfg->echo,
-	};
-	return specs[role];
+	size_t n = strlen(HAL_PCA9685_PREFIX);
+	char *end;
+	long ch;
+
+	if (!spec || strncmp(spec, HAL_PCA9685_PREFIX, n) != 0)
+		return -1;
+	errno = 0;
+	ch = strtol(spec + n, &end, 10);
+	if (end == spec + n || *end || errno || ch < 0 ||
+	    ch >= PCA9685_CHANNELS)
+		return -2;
+	return (int)ch;
+}
+
+/* Which outputs this drivetrain and driver need (1), allow (0) or refuse
+ * (-1). */
+static void gpiod_wanted(const struct hal_gpiod_config *cfg,
+			 int need[HAL_OUTPUTS])
+{
+	bool esc = cfg->output[HAL_THROTTLE] != NULL;
+	int en = cfg->driver == MOTOR_TWO_PIN ? -1 : 1;
+
+	for (int r = 0; r < HAL_OUTPUTS; r++)
+		need[r] = -1;
+	need[HAL_STBY] = cfg->driver == MOTOR_TB6612 ? 0 : -1;
+	if (cfg->drivetrain == MOTOR_DIFFERENTIAL) {
+		need[HAL_LEFT_IN1] = need[HAL_LEFT_IN2] = 1;
+		need[HAL_RIGHT_IN1] = need[HAL_RIGHT_IN2] = 1;
+		need[HAL_LEFT_EN] = need[HAL_RIGHT_EN] = en;
+		return;
+	}
+	need[HAL_STEERING] = 1;
+	/* The throttle: an ESC, or one motor on an H-bridge. */
+	need[HAL_THROTTLE] = 0;
+	if (!esc) {
+		need[HAL_LEFT_IN1] = need[HAL_LEFT_IN2] = 1;
+		need[HAL_LEFT_EN] = en;
+	} else {
+		need[HAL_STBY] = -1;
+	}
+}
+
+static int gpiod_check_outputs(struct hal_gpiod *g,
+			       const struct hal_gpiod_config *cfg, char *err,
+			       size_t errlen)
+{
+	static const char *const drivers[] = {"l298n", "two_pin", "tb6612"};
+	int need[HAL_OUTPUTS];
+	int kind = 0;
+
+	gpiod_wanted(cfg, need);
+	for (int r = 0; r < HAL_OUTPUTS; r++) {
+		const char *spec = cfg->output[r];
+		const char *why = NULL;
+
+		g->channel[r] = gpiod_channel(spec);
+		if (!spec && need[r] == 1)
+			why = "is needed";
+		else if (spec && need[r] == -1)
+			why = "is not used";
+		if (why) {
+			snprintf(err, errlen,
+				 "%s %s by %s car with motor_driver = %s%s",
+				 hal_output_keys[r], why,
+				 cfg->drivetrain == MOTOR_DIFFERENTIAL
+					 ? "a differential"
+					 : "an Ackermann",
+				 drivers[cfg->driver],
+				 cfg->drivetrain == MOTOR_ACKERMANN &&
+						 r < HAL_STBY
+					 ? " and no throttle (ESC)"
+					 : "");
+			return -EINVAL;
+		}
+		if (!spec)
+			continue;
+		if (g->channel[r] == -2) {
+			snprintf(err, errlen,
+				 "%s = %s: a PCA9685 channel "
+				 "is " HAL_PCA9685_PREFIX
+				 "0 to " HAL_PCA9685_PREFIX "15",
+				 hal_output_keys[r], spec);
+			return -EINVAL;
+		}
+		if (r >= HAL_STEERING && g->channel[r] < 0) {
+			snprintf(err, errlen,
+				 "%s = %s: a servo or an ESC needs a PCA9685 "
+				 "channel (" HAL_PCA9685_PREFIX "N): software "
+				 "PWM on a GPIO line jitters by tens of us, "
+				 "5 %% of a servo's range",
+				 hal_output_keys[r], spec);
+			return -EINVAL;
+		}
+		/* The pins of the motors all on one side: the order in which
+		 * they change (down first) holds within one side only. */
+		if (r < HAL_STEERING) {
+			int k = g->channel[r] >= 0 ? 2 : 1;
+
+			if (kind && kind != k) {
+				snprintf(err, errlen,
+					 "%s = %s: the motors' pins must all "
+					 "be GPIO lines or all PCA9685 "
+					 "channels",
+					 hal_output_keys[r], spec);
+				return -EINVAL;
+			}
+			kind = k;
+		}
+		for (int o = 0; o < r; o++) {
+			if (g->channel[r] >= 0 &&
+			    g->channel[o] == g->channel[r]) {
+				snprintf(err, errlen,
+					 "%s and %s are the same PCA9685 "
+					 "channel (%d)",
+					 hal_output_keys[o], hal_output_keys[r],
+					 g->channel[r]);
+				return -EINVAL;
+			}
+		}
+	}
+	if (cfg->drivetrain == MOTOR_ACKERMANN &&
+	    (motor_pulse_check(&cfg->steering, "steering", err, errlen) ||
+	     motor_pulse_check(&cfg->throttle, "throttle", err, errlen)))
+		return -EINVAL;
+	return 0;
 }
 
 static int gpiod_setup_lines(struct hal_gpiod *g,
 			     const struct hal_gpiod_config *cfg, char *err,
 			     size_t errlen)
 {
-	const char *specs[ROLE_COUNT];
+	const char *specs[ROLE_COUNT] = {NULL};
+	bool any = false;
 
 	if ((cfg->trigger == NULL) != (cfg->echo == NULL)) {
 		snprintf(err, errlen,
@@ -466,28 +659,29 @@ static int gpiod_setup_lines(struct hal_gpiod *g,
 		return -EINVAL;
 	}
 	g->has_sensor = cfg->trigger != NULL;
-	for (int r = 0; r < ROLE_COUNT; r++) {
-		specs[r] = gpiod_role_spec(cfg, (enum gpiod_role)r);
-		if (!specs[r] && r < ROLE_TRIGGER) {
-			snprintf(err, errlen,
-				 "%s: no line configured (the "
-				 "[gpio] section of the config)",
-				 role_keys[r]);
-			return -EINVAL;
-		}
+	for (int r = 0; r < HAL_OUTPUTS; r++) {
+		if (g->channel[r] < 0)
+			specs[r] = cfg->output[r];
 	}
+	specs[ROLE_TRIGGER] = cfg->trigger;
+	specs[ROLE_ECHO] = cfg->echo;
+	for (int r = 0; r < ROLE_COUNT; r++)
+		any = any || specs[r];
+	if (!any)
+		return 0;
 	g->chip = gpio_open_chip(cfg->chip, specs, ROLE_COUNT, err, errlen);
 	if (!g->chip)
 		return -ENODEV;
 	for (int r = 0; r < ROLE_COUNT; r++) {
-		if (specs[r] && gpio_find_line(g->chip, role_keys[r], specs[r],
-					       &g->offsets[r], err, errlen))
+		if (specs[r] &&
+		    gpio_find_line(g->chip, gpiod_role_key(r), specs[r],
+				   &g->offsets[r], err, errlen))
 			return -EINVAL;
 		for (int o = 0; specs[r] && o < r; o++) {
 			if (specs[o] && g->offsets[o] == g->offsets[r]) {
 				snprintf(err, errlen,
 					 "%s and %s are the same line (%u)",
-					 role_keys[o], role_keys[r],
+					 gpiod_role_key(o), gpiod_role_key(r),
 					 g->offsets[r]);
 				return -EINVAL;
 			}
@@ -496,13 +690,31 @@ static int gpiod_setup_lines(struct hal_gpiod *g,
 	for (int r = 0; r < ROLE_COUNT; r++) {
 		if (!specs[r])
 			continue;
-		g->lines[r] = gpio_request(g->chip, role_keys[r], g->offsets[r],
-					   r == ROLE_ECHO ? GPIO_INPUT_EDGES
-							  : GPIO_OUTPUT_LOW,
-					   cfg->consumer, err, errlen);
+		g->lines[r] = gpio_request(
+			g->chip, gpiod_role_key(r), g->offsets[r],
+			r == ROLE_ECHO ? GPIO_INPUT_EDGES : GPIO_OUTPUT_LOW,
+			cfg->consumer, err, errlen);
 		if (!g->lines[r])
 			return -EIO;
 	}
+	return 0;
+}
+
+static int gpiod_setup_pca9685(struct hal_gpiod *g,
+			       const struct hal_gpiod_config *cfg, char *err,
+			       size_t errlen)
+{
+	bool any = false;
+
+	for (int r = 0; r < HAL_OUTPUTS; r++)
+		any = any || g->channel[r] >= 0;
+	if (!any)
+		return 0;
+	g->pca = pca9685_open(cfg->pca9685_bus, cfg->pca9685_address,
+			      cfg->pca9685_hz, err, errlen);
+	if (!g->pca)
+		return -ENODEV;
+	g->hal.name = "pca9685";
 	return 0;
 }
 
@@ -510,6 +722,7 @@ struct hal *hal_gpiod_open(const struct hal_gpiod_config *cfg, char *err,
 			   size_t errlen)
 {
 	struct hal_gpiod *g = calloc(1, sizeof(*g));
+	struct motor_outputs stopped = {.standby = true};
 	pthread_condattr_t attr;
 
 	if (!g) {
@@ -523,6 +736,11 @@ struct hal *hal_gpiod_open(const struct hal_gpiod_config *cfg, char *err,
 	pthread_condattr_destroy(&attr);
 	g->hal.ops = &gpiod_ops;
 	g->hal.name = "gpiod";
+	g->drivetrain = cfg->drivetrain;
+	g->driver = cfg->driver;
+	g->brake = cfg->brake;
+	g->steering = cfg->steering;
+	g->throttle = cfg->throttle;
 	g->pwm_hz = cfg->pwm_hz;
 	g->sensor_hz = cfg->sensor_hz;
 	g->echo_timeout_ms = cfg->echo_timeout_ms;
@@ -533,7 +751,9 @@ struct hal *hal_gpiod_open(const struct hal_gpiod_config *cfg, char *err,
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	if (gpiod_setup_lines(g, cfg, err, errlen))
+	if (gpiod_check_outputs(g, cfg, err, errlen) ||
+	    gpiod_setup_lines(g, cfg, err, errlen) ||
+	    gpiod_setup_pca9685(g, cfg, err, errlen))
 		goto fail;
 	if (g->has_sensor) {
 		g->hal.event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -544,10 +764,16 @@ struct hal *hal_gpiod_open(const struct hal_gpiod_config *cfg, char *err,
 	}
 	if (gpiod_start_threads(g, err, errlen))
 		goto fail;
+	/* Servos centred, ESC at neutral, motors stopped, from the start. */
+	if (gpiod_set_outputs(&g->hal, &stopped)) {
+		snprintf(err, errlen, "setting the outputs to stopped failed");
+		goto fail;
+	}
 	return &g->hal;
 
 fail:
-	/* Joins what started, drives every requested line low, releases. */
+	/* Joins what started, drives every requested line low, releases,
+	 * switches every PCA9685 channel off. */
 	gpiod_close(&g->hal);
 	return NULL;
 }

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * hal_sim.c: the simulated car of hal.h — a differential-drive car whose
- * wheel speeds follow the duties, whose pose is integrated exactly between
- * output changes, and whose distance sensor sees a wall straight ahead of
- * the start position. It lets the demo and the tests show real motion and
- * real obstacle stops with no hardware.
+ * wheel speeds follow the duties, or an Ackermann car (the bicycle model:
+ * speed from the throttle, turn rate v tan(angle) / wheelbase) — whose
+ * pose is integrated exactly between output changes, and whose distance
+ * sensor sees a wall straight ahead of the start position. It lets the
+ * demo and the tests show real motion and real obstacle stops with no
+ * hardware.
  *
  * With a trace file, every output change is written as a line
- * "<CLOCK_MONOTONIC seconds.nanoseconds> <left> <right>", so a test or a
- * benchmark can watch the hardware layer itself, not only MQTT.
+ * "<CLOCK_MONOTONIC seconds.nanoseconds> <left> <right>" (an Ackermann car
+ * adds " <steer>"), so a test or a benchmark can watch the hardware layer
+ * itself, not only MQTT.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +33,7 @@
 struct hal_sim {
 	struct hal hal;
 	struct hal_sim_config cfg;
-	int left;
-	int right;
+	struct motor_outputs out;
 	struct hal_pose pose;
 	/* When the pose was last brought up to date. */
 	int64_t updated_ns;
@@ -43,19 +45,35 @@ static double sim_rad(double deg)
 	return deg * M_PI / 180.0;
 }
 
-/* Bring the pose up to @p now_ns at the current (constant) wheel speeds. */
+/* The car's speed and turn rate (rad/s, positive left) at its outputs. */
+static void sim_motion(const struct hal_sim *sim, double *v, double *w)
+{
+	double vl = sim->out.left / 100.0 * sim->cfg.max_speed_cm_s;
+	double vr = sim->out.right / 100.0 * sim->cfg.max_speed_cm_s;
+
+	*v = (vl + vr) / 2.0;
+	if (sim->cfg.drivetrain == MOTOR_DIFFERENTIAL) {
+		*w = (vr - vl) / sim->cfg.track_cm;
+		return;
+	}
+	/* Positive steer turns right: clockwise, a negative rate. */
+	*w = -*v *
+	     tan(sim_rad(sim->out.steer / 100.0 * sim->cfg.max_steer_deg)) /
+	     sim->cfg.wheelbase_cm;
+}
+
+/* Bring the pose up to @p now_ns at the current (constant) outputs. */
 static void sim_advance(struct hal_sim *sim, int64_t now_ns)
 {
 	double dt = (double)(now_ns - sim->updated_ns) / 1e9;
-	double vl = sim->left / 100.0 * sim->cfg.max_speed_cm_s;
-	double vr = sim->right / 100.0 * sim->cfg.max_speed_cm_s;
-	double v = (vl + vr) / 2.0;
-	double w = (vr - vl) / sim->cfg.track_cm;
+	double v;
+	double w;
 	double h = sim_rad(sim->pose.heading_deg);
 	struct hal_pose *p = &sim->pose;
 
+	sim_motion(sim, &v, &w);
 	sim->updated_ns = now_ns;
-	if (dt <= 0.0 || (vl == 0.0 && vr == 0.0))
+	if (dt <= 0.0 || (v == 0.0 && w == 0.0))
 		return;
 	if (fabs(w) < 1e-9) {
 		p->x_cm += v * dt * cos(h);
@@ -75,26 +93,36 @@ static void sim_advance(struct hal_sim *sim, int64_t now_ns)
 
 static void sim_trace(struct hal_sim *sim, int64_t now_ns)
 {
-	char line[64];
+	char line[80];
 	int n;
 
 	if (sim->trace_fd < 0)
 		return;
-	n = snprintf(line, sizeof(line), "%lld.%09lld %d %d\n",
+	n = snprintf(line, sizeof(line), "%lld.%09lld %d %d",
 		     (long long)(now_ns / 1000000000),
-		     (long long)(now_ns % 1000000000), sim->left, sim->right);
-	if (n > 0 && write(sim->trace_fd, line, (size_t)n) < 0) {
-		/* A full pipe or disk must not stop the car being driven. */
+		     (long long)(now_ns % 1000000000), sim->out.left,
+		     sim->out.right);
+	if (n > 0 && sim->cfg.drivetrain == MOTOR_ACKERMANN)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " %d",
+			      sim->out.steer);
+	if (n > 0 && (size_t)n < sizeof(line) - 1) {
+		line[n++] = '\n';
+		if (write(sim->trace_fd, line, (size_t)n) < 0) {
+			/* A full pipe or disk must not stop the car. */
+		}
 	}
 }
 
-static int sim_set_motors(struct hal *hal, int left, int right)
+static int sim_set_outputs(struct hal *hal, const struct motor_outputs *out)
 {
 	struct hal_sim *sim = (struct hal_sim *)hal;
 	int64_t now = iotcar_clock_ns();
 
-	if (left == sim->left && right == sim->right)
+	if (out->left == sim->out.left && out->right == sim->out.right &&
+	    out->steer == sim->out.steer) {
+		sim->out.standby = out->standby;
 		return 0;
+	}
 	if (sim->cfg.latency_us) {
 		struct timespec ts = {.tv_nsec = sim->cfg.latency_us * 1000L};
 
@@ -102,8 +130,7 @@ static int sim_set_motors(struct hal *hal, int left, int right)
 			;
 	}
 	sim_advance(sim, now);
-	sim->left = left;
-	sim->right = right;
+	sim->out = *out;
 	sim_trace(sim, now);
 	return 0;
 }
@@ -141,8 +168,9 @@ static int sim_get_pose(struct hal *hal, struct hal_pose *pose)
 static void sim_close(struct hal *hal)
 {
 	struct hal_sim *sim = (struct hal_sim *)hal;
+	struct motor_outputs stopped = {.standby = true};
 
-	sim_set_motors(hal, 0, 0);
+	sim_set_outputs(hal, &stopped);
 	if (sim->trace_fd >= 0)
 		close(sim->trace_fd);
 	close(hal->event_fd);
@@ -150,7 +178,7 @@ static void sim_close(struct hal *hal)
 }
 
 static const struct hal_ops sim_ops = {
-	.set_motors = sim_set_motors,
+	.set_outputs = sim_set_outputs,
 	.read_distance = sim_read_distance,
 	.get_pose = sim_get_pose,
 	.close = sim_close,

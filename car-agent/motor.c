@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * motor.c: differential-drive mixing; see motor.h.
+ * motor.c: mixing, motor drivers and pulse widths; see motor.h.
  */
 #include "motor.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static int motor_clamp(int v, int lo, int hi)
@@ -35,4 +37,81 @@ void motor_mix(int throttle, int steer, int speed_limit_pct, int *left,
 	}
 	*left = motor_scale(l, limit, 100);
 	*right = motor_scale(r, limit, 100);
+}
+
+void motor_outputs(enum motor_drivetrain drivetrain, int throttle, int steer,
+		   int speed_limit_pct, struct motor_outputs *out)
+{
+	*out = (struct motor_outputs){0};
+	if (drivetrain == MOTOR_DIFFERENTIAL) {
+		motor_mix(throttle, steer, speed_limit_pct, &out->left,
+			  &out->right);
+		return;
+	}
+	out->left = motor_scale(motor_clamp(throttle, -100, 100),
+				motor_clamp(speed_limit_pct, 0, 100), 100);
+	out->right = out->left;
+	out->steer = motor_clamp(steer, -100, 100);
+}
+
+void motor_levels(enum motor_driver driver, int duty, bool brake,
+		  int level[MOTOR_PINS])
+{
+	int d = motor_clamp(duty, -100, 100);
+	int pwm = motor_scale(abs(d), MOTOR_LEVEL_FULL, 100);
+
+	level[MOTOR_IN1] = 0;
+	level[MOTOR_IN2] = 0;
+	level[MOTOR_EN] = 0;
+	if (d == 0) {
+		if (!brake)
+			return;
+		/* Both inputs high shorts the motor on each of them. */
+		level[MOTOR_IN1] = MOTOR_LEVEL_FULL;
+		level[MOTOR_IN2] = MOTOR_LEVEL_FULL;
+		/* The L298N brakes only while enabled. */
+		if (driver == MOTOR_L298N)
+			level[MOTOR_EN] = MOTOR_LEVEL_FULL;
+		return;
+	}
+	if (driver == MOTOR_TWO_PIN) {
+		level[d > 0 ? MOTOR_IN1 : MOTOR_IN2] = pwm;
+		return;
+	}
+	level[d > 0 ? MOTOR_IN1 : MOTOR_IN2] = MOTOR_LEVEL_FULL;
+	level[MOTOR_EN] = pwm;
+}
+
+int motor_pulse_us(const struct motor_pulse *cal, int pct)
+{
+	int p = motor_clamp(pct, -100, 100);
+	int end = p >= 0 ? cal->pos_us : cal->neg_us;
+
+	return cal->mid_us + motor_scale(end - cal->mid_us, abs(p), 100);
+}
+
+int motor_pulse_check(const struct motor_pulse *cal, const char *what,
+		      char *err, size_t errlen)
+{
+	const int us[3] = {cal->neg_us, cal->mid_us, cal->pos_us};
+
+	for (int i = 0; i < 3; i++) {
+		if (us[i] < 500 || us[i] > 2500) {
+			snprintf(err, errlen,
+				 "%s: a pulse of %d us is outside 500..2500 "
+				 "(servos and ESCs take 1000..2000)",
+				 what, us[i]);
+			return -EINVAL;
+		}
+	}
+	if ((cal->mid_us - cal->neg_us > 0) !=
+		    (cal->pos_us - cal->mid_us > 0) ||
+	    cal->mid_us == cal->neg_us || cal->mid_us == cal->pos_us) {
+		snprintf(err, errlen,
+			 "%s: the middle pulse %d us must lie strictly between "
+			 "%d and %d us",
+			 what, cal->mid_us, cal->neg_us, cal->pos_us);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -7,6 +7,7 @@
 #include "safety.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "motor.h"
@@ -45,9 +46,19 @@ static int safety_ttl(const struct safety *s, int asked_ms)
 	return ttl;
 }
 
-int safety_drive(struct safety *s, const struct iotcar_drive *d, int64_t now_ms,
-		 struct iotcar_error *err)
+int safety_drive(struct safety *s, const struct iotcar_drive *cmd,
+		 int64_t now_ms, struct iotcar_error *err)
 {
+	struct iotcar_drive turn = *cmd;
+	const struct iotcar_drive *d = cmd;
+
+	/* An Ackermann car cannot turn in place: left/right turn at full
+	 * lock while moving forward at their speed. */
+	if (s->cfg.drivetrain == MOTOR_ACKERMANN && cmd->turn) {
+		turn.throttle = abs(cmd->steer);
+		turn.steer = cmd->steer < 0 ? -100 : cmd->steer > 0 ? 100 : 0;
+		d = &turn;
+	}
 	if (s->estop) {
 		iotcar_error_set(err, IOTCAR_ERR_ESTOP,
 				 "the e-stop is latched; publish OFF to "
@@ -64,9 +75,11 @@ int safety_drive(struct safety *s, const struct iotcar_drive *d, int64_t now_ms,
 		s->mode = IOTCAR_MODE_BLOCKED;
 		iotcar_error_set(err, IOTCAR_ERR_BLOCKED,
 				 "obstacle at %.1f cm (stop distance %.0f cm): "
-				 "only backward and turning in place are "
-				 "allowed",
-				 s->distance_cm, s->cfg.stop_distance_cm);
+				 "only backward%s is allowed",
+				 s->distance_cm, s->cfg.stop_distance_cm,
+				 s->cfg.drivetrain == MOTOR_DIFFERENTIAL
+					 ? " and turning in place"
+					 : "");
 		return -EPERM;
 	}
 	s->throttle = d->throttle;
@@ -173,7 +186,11 @@ void safety_stop(struct safety *s)
 		s->mode = IOTCAR_MODE_IDLE;
 }
 
-void safety_outputs(const struct safety *s, int *left, int *right)
+void safety_outputs(const struct safety *s, struct motor_outputs *out)
 {
-	motor_mix(s->throttle, s->steer, s->speed_limit, left, right);
+	motor_outputs(s->cfg.drivetrain, s->throttle, s->steer, s->speed_limit,
+		      out);
+	out->standby = s->mode == IOTCAR_MODE_FAILSAFE ||
+		       s->mode == IOTCAR_MODE_BLOCKED ||
+		       s->mode == IOTCAR_MODE_ESTOP;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "iotcar/payload.h"
+#include "motor.h"
 
 /** Shortest TTL a command may ask for (protocol §4). */
 #define SAFETY_MIN_TTL_MS 50
@@ -27,6 +28,8 @@ struct safety_config {
 	double clear_margin_cm;
 	/* A bare OFF this soon after the latest latch is refused. */
 	int estop_guard_ms;
+	/* Ackermann: left/right texts turn while moving. */
+	enum motor_drivetrain drivetrain;
 };
 
 /** What safety_*() changed that the world should hear about. */
@@ -113,7 +116,10 @@ unsigned safety_set_distance(struct safety *s, bool valid, double cm);
 /** @brief Stop, whatever the state (shutdown, hardware fault). */
 void safety_stop(struct safety *s);
 
-/** @brief The wheel duties to apply now, -100..100. */
-void safety_outputs(const struct safety *s, int *left, int *right);
+/**
+ * @brief The outputs to apply now (motor.h); standby while a safety rule
+ * holds the car (failsafe, blocked, e-stop).
+ */
+void safety_outputs(const struct safety *s, struct motor_outputs *out);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gpio.h"
@@ -13,6 +14,38 @@
 #include "iotcar/topic.h"
 
 #define AS(field) offsetof(struct agent_settings, field)
+
+/* 0x03..0x77, hexadecimal with 0x or decimal: the 7-bit addresses I2C
+ * leaves to devices. */
+static bool settings_is_i2c_address(const char *text)
+{
+	char *end;
+	long v;
+
+	if (!text || !*text)
+		return false;
+	errno = 0;
+	v = strtol(text, &end, 0);
+	return !*end && !errno && v >= 0x03 && v <= 0x77;
+}
+
+enum motor_drivetrain settings_drivetrain(const struct agent_settings *s)
+{
+	return strcmp(s->drivetrain, "ackermann") ? MOTOR_DIFFERENTIAL
+						  : MOTOR_ACKERMANN;
+}
+
+enum motor_driver settings_motor_driver(const struct agent_settings *s)
+{
+	return !strcmp(s->motor_driver, "two_pin")  ? MOTOR_TWO_PIN
+	       : !strcmp(s->motor_driver, "tb6612") ? MOTOR_TB6612
+						    : MOTOR_L298N;
+}
+
+int settings_pca9685_address(const struct agent_settings *s)
+{
+	return (int)strtol(s->pca9685_address, NULL, 0);
+}
 
 static const struct iotcar_option agent_options[] = {
 	{.key = "id",
@@ -31,8 +64,36 @@ static const struct iotcar_option agent_options[] = {
 	 .offset = AS(hal),
 	 .def = "auto",
 	 .choices = "auto|sim|gpiod",
-	 .help = "hardware: the simulated car, or libgpiod; auto picks gpiod "
-		 "when the [gpio] section names a chip or a line"},
+	 .help = "hardware: the simulated car, or the real one (libgpiod "
+		 "lines, PCA9685 channels); auto picks gpiod when the [gpio] "
+		 "section names a chip or an output"},
+	{.key = "drivetrain",
+	 .section = "car",
+	 .type = IOTCAR_OPT_CHOICE,
+	 .offset = AS(drivetrain),
+	 .def = "differential",
+	 .choices = "differential|ackermann",
+	 .help = "differential: steer by the wheels' difference (left/right "
+		 "turn in place); ackermann: a steering servo and a throttle "
+		 "(left/right turn while moving)"},
+	{.key = "motor_driver",
+	 .section = "car",
+	 .type = IOTCAR_OPT_CHOICE,
+	 .offset = AS(motor_driver),
+	 .def = "l298n",
+	 .choices = "l298n|two_pin|tb6612",
+	 .help = "the motors' driver: l298n (IN1/IN2 direction, PWM on EN), "
+		 "two_pin (PWM on IN1/IN2, no enable: DRV8833, L9110S), "
+		 "tb6612 (IN1/IN2, PWM on EN, stby low when a safety rule "
+		 "stops the car)"},
+	{.key = "motor_zero",
+	 .section = "car",
+	 .type = IOTCAR_OPT_CHOICE,
+	 .offset = AS(motor_zero),
+	 .def = "coast",
+	 .choices = "coast|brake",
+	 .help = "a motor at 0: coast (every pin low) or brake (both inputs "
+		 "high)"},
 	{.key = "ttl_ms",
 	 .section = "limits",
 	 .type = IOTCAR_OPT_INT,
@@ -186,6 +247,25 @@ static const struct iotcar_option agent_options[] = {
 	 .max = 200,
 	 .arg = "CM",
 	 .help = "simulated distance between the wheels"},
+	{.key = "sim_wheelbase_cm",
+	 .section = "sim",
+	 .type = IOTCAR_OPT_DOUBLE,
+	 .offset = AS(sim_wheelbase_cm),
+	 .def = "25",
+	 .min = 1,
+	 .max = 500,
+	 .arg = "CM",
+	 .help = "simulated Ackermann car: distance between the axles"},
+	{.key = "sim_max_steer_deg",
+	 .section = "sim",
+	 .type = IOTCAR_OPT_DOUBLE,
+	 .offset = AS(sim_max_steer_deg),
+	 .def = "30",
+	 .min = 1,
+	 .max = 60,
+	 .arg = "DEG",
+	 .help = "simulated Ackermann car: the front wheels' angle at full "
+		 "lock"},
 	{.key = "sim_trace",
 	 .section = "sim",
 	 .type = IOTCAR_OPT_STRING,
@@ -215,7 +295,8 @@ static const struct iotcar_option agent_options[] = {
 	 .type = IOTCAR_OPT_STRING,
 	 .offset = AS(left_in1),
 	 .arg = "LINE",
-	 .help = "left motor IN1 (offset or line name)"},
+	 .help = "left motor IN1: a line (offset or name), or a PCA9685 "
+		 "channel (pca9685:0); so are the outputs below"},
 	{.key = "left_in2",
 	 .section = "gpio",
 	 .type = IOTCAR_OPT_STRING,
@@ -246,6 +327,25 @@ static const struct iotcar_option agent_options[] = {
 	 .offset = AS(right_en),
 	 .arg = "LINE",
 	 .help = "right motor enable (PWM)"},
+	{.key = "stby",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(stby),
+	 .arg = "LINE",
+	 .help = "tb6612: the standby line (unset when tied high)"},
+	{.key = "steering",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(steering),
+	 .arg = "CHANNEL",
+	 .help = "ackermann: the steering servo (pca9685:N)"},
+	{.key = "throttle",
+	 .section = "gpio",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(throttle),
+	 .arg = "CHANNEL",
+	 .help = "ackermann: the ESC (pca9685:N); unset: the left motor's "
+		 "pins drive the car through an H-bridge"},
 	{.key = "trigger",
 	 .section = "gpio",
 	 .type = IOTCAR_OPT_STRING,
@@ -281,6 +381,88 @@ static const struct iotcar_option agent_options[] = {
 	 .def = "false",
 	 .help = "drive every line of the [gpio] section low, release them "
 		 "and exit: the service's ExecStopPost, after any exit"},
+	{.key = "pca9685_bus",
+	 .section = "pca9685",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(pca9685_bus),
+	 .def = "1",
+	 .arg = "BUS",
+	 .help = "the PCA9685's I2C bus: a number (1 is /dev/i2c-1, the Pi's "
+		 "header) or a path"},
+	{.key = "pca9685_address",
+	 .section = "pca9685",
+	 .type = IOTCAR_OPT_STRING,
+	 .offset = AS(pca9685_address),
+	 .def = "0x40",
+	 .check = settings_is_i2c_address,
+	 .check_help = "an I2C address 0x03..0x77",
+	 .arg = "ADDR",
+	 .help = "its address (0x40; Adafruit's motor HAT: 0x60)"},
+	{.key = "pca9685_hz",
+	 .section = "pca9685",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(pca9685_hz),
+	 .def = "50",
+	 .min = 24,
+	 .max = 1526,
+	 .arg = "HZ",
+	 .help = "its PWM frequency: 50..60 for servos and ESCs, up to 1526 "
+		 "for motors alone"},
+	{.key = "steering_left_us",
+	 .section = "servo",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(steering_left_us),
+	 .def = "1000",
+	 .min = 500,
+	 .max = 2500,
+	 .arg = "US",
+	 .help = "steering pulse at full left"},
+	{.key = "steering_center_us",
+	 .section = "servo",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(steering_center_us),
+	 .def = "1500",
+	 .min = 500,
+	 .max = 2500,
+	 .arg = "US",
+	 .help = "steering pulse straight ahead"},
+	{.key = "steering_right_us",
+	 .section = "servo",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(steering_right_us),
+	 .def = "2000",
+	 .min = 500,
+	 .max = 2500,
+	 .arg = "US",
+	 .help = "steering pulse at full right (below left for a reversed "
+		 "servo)"},
+	{.key = "throttle_reverse_us",
+	 .section = "servo",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(throttle_reverse_us),
+	 .def = "1000",
+	 .min = 500,
+	 .max = 2500,
+	 .arg = "US",
+	 .help = "ESC pulse at full reverse"},
+	{.key = "throttle_neutral_us",
+	 .section = "servo",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(throttle_neutral_us),
+	 .def = "1500",
+	 .min = 500,
+	 .max = 2500,
+	 .arg = "US",
+	 .help = "ESC pulse at neutral: what every safety stop sends"},
+	{.key = "throttle_forward_us",
+	 .section = "servo",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(throttle_forward_us),
+	 .def = "2000",
+	 .min = 500,
+	 .max = 2500,
+	 .arg = "US",
+	 .help = "ESC pulse at full forward"},
 	{.key = "ha_discovery",
 	 .section = "ha",
 	 .type = IOTCAR_OPT_CHOICE,
@@ -354,7 +536,7 @@ const char *settings_hal(const struct agent_settings *s)
 {
 	if (strcmp(s->hal, "auto") != 0)
 		return s->hal;
-	return s->chip || s->left_in1 ? "gpiod" : "sim";
+	return s->chip || s->left_in1 || s->steering ? "gpiod" : "sim";
 }
 
 static int settings_check(const struct agent_settings *s, char *err,
@@ -375,7 +557,7 @@ static int settings_check(const struct agent_settings *s, char *err,
 	}
 	/* An installed car left unconfigured must not pass for a car. */
 	if (s->read_installed && !s->stop_motors && !s->ha_cleanup &&
-	    !strcmp(s->hal, "auto") && !s->chip && !s->left_in1 &&
+	    !strcmp(s->hal, "auto") && !strcmp(settings_hal(s), "sim") &&
 	    gpio_count_chips() > 0) {
 		snprintf(err, errlen,
 			 "the installed car-agent.conf names no [gpio] lines, "
@@ -384,10 +566,10 @@ static int settings_check(const struct agent_settings *s, char *err,
 			 "simulated car");
 		return -EINVAL;
 	}
-	if (!strcmp(settings_hal(s), "gpiod") && !s->left_in1) {
+	if (!strcmp(settings_hal(s), "gpiod") && !s->left_in1 && !s->steering) {
 		snprintf(err, errlen,
-			 "--hal gpiod needs the lines of the [gpio] section "
-			 "(left_in1 ...)");
+			 "--hal gpiod needs the outputs of the [gpio] section "
+			 "(left_in1 ..., or steering)");
 		return -EINVAL;
 	}
 	return 0;

@@ -10,12 +10,16 @@
 #include <stddef.h>
 
 #include "iotcar/config.h"
+#include "motor.h"
 
 struct agent_settings {
 	struct iotcar_common_settings common;
 	/* [car] */
 	char *id;
 	char *hal;
+	char *drivetrain;
+	char *motor_driver;
+	char *motor_zero;
 	/* [limits] */
 	int ttl_ms;
 	int max_ttl_ms;
@@ -36,6 +40,8 @@ struct agent_settings {
 	double sim_wall_cm;
 	double sim_max_speed_cm_s;
 	double sim_track_cm;
+	double sim_wheelbase_cm;
+	double sim_max_steer_deg;
 	char *sim_trace;
 	int sim_latency_us;
 	/* [gpio] */
@@ -46,11 +52,25 @@ struct agent_settings {
 	char *right_in1;
 	char *right_in2;
 	char *right_en;
+	char *stby;
+	char *steering;
+	char *throttle;
 	char *trigger;
 	char *echo;
 	int pwm_hz;
 	char *consumer;
 	bool stop_motors;
+	/* [pca9685] */
+	char *pca9685_bus;
+	char *pca9685_address;
+	int pca9685_hz;
+	/* [servo] */
+	int steering_left_us;
+	int steering_center_us;
+	int steering_right_us;
+	int throttle_reverse_us;
+	int throttle_neutral_us;
+	int throttle_forward_us;
 	/* The settings came from /etc/iotcar/car-agent.conf (no --config). */
 	bool read_installed;
 	/* [ha] */
@@ -75,5 +95,12 @@ void settings_cleanup(struct agent_settings *s);
 
 /** @brief "sim" or "gpiod": the backend "auto" resolves to. */
 const char *settings_hal(const struct agent_settings *s);
+
+/** @brief The [car] drivetrain and motor_driver. */
+enum motor_drivetrain settings_drivetrain(const struct agent_settings *s);
+enum motor_driver settings_motor_driver(const struct agent_settings *s);
+
+/** @brief The PCA9685's address (the checked [pca9685] address). */
+int settings_pca9685_address(const struct agent_settings *s);
 
 #endif

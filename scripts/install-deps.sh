@@ -35,6 +35,7 @@ done
 
 packages="gcc libc6-dev cmake ninja-build pkg-config
 	libpaho-mqtt-dev libcjson-dev libinih-dev libgpiod-dev gpiod libsystemd-dev
+	libi2c-dev i2c-tools
 	libncurses-dev help2man lowdown
 	mosquitto mosquitto-clients openssl netcat-openbsd"
 if [ -n "$test" ]; then
@@ -83,7 +84,7 @@ if [ -n "$arm64" ]; then
 	packages="$packages gcc-aarch64-linux-gnu qemu-user python3
 		python3-paho-mqtt"
 	for p in libc6-dev libpaho-mqtt-dev libcjson-dev libinih-dev \
-		libgpiod-dev libncurses-dev libsystemd-dev; do
+		libgpiod-dev libi2c-dev libncurses-dev libsystemd-dev; do
 		packages="$packages $p:arm64"
 	done
 fi

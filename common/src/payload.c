@@ -190,6 +190,7 @@ static int drive_args(enum drive_verb verb, char **args, int nargs,
 			 err))
 		return -EINVAL;
 	d->bare = verb != DRIVE_DRIVE && nargs == 0;
+	d->turn = verb == DRIVE_LEFT || verb == DRIVE_RIGHT;
 	switch (verb) {
 	case DRIVE_FORWARD:
 		d->throttle = speed;
@@ -676,6 +677,8 @@ int iotcar_state_format(const struct iotcar_state *st, char *buf, size_t size)
 	cJSON_AddNumberToObject(o, "steer", st->steer);
 	cJSON_AddNumberToObject(o, "left", st->left);
 	cJSON_AddNumberToObject(o, "right", st->right);
+	cJSON_AddStringToObject(o, "drivetrain",
+				st->ackermann ? "ackermann" : "differential");
 	cJSON_AddNumberToObject(o, "speed_limit", st->speed_limit);
 	cJSON_AddNumberToObject(o, "speed", st->speed);
 	cJSON_AddStringToObject(o, "estop", on_off(st->estop));
@@ -900,6 +903,11 @@ int iotcar_state_parse(const char *json, size_t len, struct iotcar_state *st)
 		st->estop_latch = (uint32_t)latch;
 	}
 	if (ok) {
+		const cJSON *dt =
+			cJSON_GetObjectItemCaseSensitive(o, "drivetrain");
+
+		st->ackermann = cJSON_IsString(dt) &&
+				!strcmp(dt->valuestring, "ackermann");
 		st->mode = (enum iotcar_mode)m;
 		st->has_distance = cJSON_IsNumber(dist);
 		st->distance_cm = st->has_distance ? dist->valuedouble : 0;

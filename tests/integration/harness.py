@@ -245,7 +245,8 @@ class Agent(Daemon):
                      *args]
 
     def trace(self):
-        """The hardware layer's output changes: [(t, left, right)]."""
+        """The hardware layer's output changes: [(t, left, right)], and
+        the steering after them on an Ackermann car."""
         try:
             with open(self.trace_path) as f:
                 lines = f.read().splitlines()
@@ -253,8 +254,8 @@ class Agent(Daemon):
             return []
         out = []
         for line in lines:
-            t, left, right = line.split()
-            out.append((float(t), int(left), int(right)))
+            t, *outputs = line.split()
+            out.append((float(t), *map(int, outputs)))
         return out
 
     def outputs(self):

@@ -250,12 +250,14 @@ static void proto_drive_words_table(void)
 		struct iotcar_drive d;
 		const char *words;
 	} w[] = {
-		{{0, 0, 0, false}, "stop"},
-		{{60, 0, 0, false}, "forward 60"},
-		{{-30, 0, 0, false}, "backward 30"},
-		{{0, -40, 0, false}, "left 40"},
-		{{0, 40, 900, false}, "right 40 900ms"},
-		{{30, -20, 0, false}, "drive 30 -20"},
+		{{0, 0, 0, false, false}, "stop"},
+		{{60, 0, 0, false, false}, "forward 60"},
+		{{-30, 0, 0, false, false}, "backward 30"},
+		{{0, -40, 0, false, true}, "left 40"},
+		{{0, 40, 900, false, true}, "right 40 900ms"},
+		{{30, -20, 0, false, false}, "drive 30 -20"},
+		/* Steering alone is no turn: an Ackermann car stands still. */
+		{{0, -40, 0, false, false}, "drive 0 -40"},
 	};
 	char buf[64];
 

@@ -18,7 +18,11 @@ static const struct safety_config cfg = {
 
 static void outputs(const struct safety *s, int *l, int *r)
 {
-	safety_outputs(s, l, r);
+	struct motor_outputs out;
+
+	safety_outputs(s, &out);
+	*l = out.left;
+	*r = out.right;
 }
 
 static int drive(struct safety *s, int throttle, int steer, int ttl,
@@ -248,7 +252,84 @@ static void speed_limit_scales_outputs(void)
 	CHECK_INT(s.throttle, 80);
 }
 
+/* The same car with a steering servo. */
+static void init_ackermann(struct safety *s, int speed_limit)
+{
+	struct safety_config ackermann = cfg;
+
+	ackermann.drivetrain = MOTOR_ACKERMANN;
+	safety_init(s, &ackermann, speed_limit);
+}
+
+/* "left 30" on an Ackermann car: full lock left, forward at 30. */
+static void ackermann_turn_moves_at_full_lock(void)
+{
+	struct iotcar_drive d = {.steer = -30, .turn = true};
+	struct motor_outputs out;
+	struct safety s;
+
+	init_ackermann(&s, 50);
+	CHECK_INT(safety_drive(&s, &d, 0, NULL), 0);
+	safety_outputs(&s, &out);
+	CHECK_INT(s.throttle, 30);
+	CHECK_INT(s.steer, -100);
+	/* The limit scales the speed, never the angle. */
+	CHECK_INT(out.left, 15);
+	CHECK_INT(out.right, 15);
+	CHECK_INT(out.steer, -100);
+	CHECK(!out.standby);
+	/* The same command on a differential car turns in place. */
+	safety_init(&s, &cfg, 100);
+	CHECK_INT(safety_drive(&s, &d, 0, NULL), 0);
+	safety_outputs(&s, &out);
+	CHECK_INT(out.left, -30);
+	CHECK_INT(out.right, 30);
+	CHECK_INT(out.steer, 0);
+}
+
+/* Every safety stop centres the steering and sets the throttle neutral,
+ * and says standby (a TB6612's STBY goes low). */
+static void ackermann_safety_stops_centre_and_stand_by(void)
+{
+	struct iotcar_error err = {0};
+	struct iotcar_drive left = {.steer = -40, .turn = true};
+	struct motor_outputs out;
+	struct safety s;
+
+	init_ackermann(&s, 100);
+	drive(&s, 40, 60, 500, 0, NULL);
+	safety_expire(&s, 501);
+	safety_outputs(&s, &out);
+	CHECK_INT(out.left, 0);
+	CHECK_INT(out.steer, 0);
+	CHECK(out.standby);
+	drive(&s, 40, 60, 500, 1000, NULL);
+	safety_latch(&s, 1, 1000);
+	safety_outputs(&s, &out);
+	CHECK_INT(out.left, 0);
+	CHECK_INT(out.steer, 0);
+	CHECK(out.standby);
+	/* Obstacle: a turn moves forward, so it is refused too. */
+	init_ackermann(&s, 100);
+	safety_set_distance(&s, true, 10.0);
+	CHECK_INT(safety_drive(&s, &left, 0, &err), -EPERM);
+	CHECK_INT(err.code, IOTCAR_ERR_BLOCKED);
+	safety_outputs(&s, &out);
+	CHECK_INT(out.steer, 0);
+	CHECK(out.standby);
+	/* Backward while steering stays allowed. */
+	CHECK_INT(drive(&s, -30, 50, 0, 0, &err), 0);
+	safety_outputs(&s, &out);
+	CHECK_INT(out.left, -30);
+	CHECK_INT(out.steer, 50);
+	CHECK(!out.standby);
+}
+
 static const struct test_case cases[] = {
+	{"ackermann_turn_moves_at_full_lock",
+	 ackermann_turn_moves_at_full_lock},
+	{"ackermann_safety_stops_centre_and_stand_by",
+	 ackermann_safety_stops_centre_and_stand_by},
 	{"deadman_stops_at_ttl_not_before", deadman_stops_at_ttl_not_before},
 	{"deadman_renewed_by_each_command", deadman_renewed_by_each_command},
 	{"ttl_is_clamped", ttl_is_clamped},

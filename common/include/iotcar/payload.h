@@ -69,6 +69,9 @@ struct iotcar_drive {
 	 * speed applies (iotcar_drive_use_speed), IOTCAR_DRIVE_DEFAULT_SPEED
 	 * until then. */
 	bool bare;
+	/* left or right: a turn (in place, or at full lock on an Ackermann
+	 * car), its speed in steer. */
+	bool turn;
 };
 
 /** @brief A bare drive (no speed given) at @p speed instead. */
@@ -184,9 +187,13 @@ struct iotcar_state {
 	enum iotcar_mode mode;
 	int throttle;
 	int steer;
-	/* Applied duties after mixing and limits, -100..100. */
+	/* Applied duties after mixing and limits, -100..100 (an Ackermann
+	 * car: both are the throttle). */
 	int left;
 	int right;
+	/* A steering servo and a throttle; absent from an older car's
+	 * state: false, differential. */
+	bool ackermann;
 	int speed_limit;
 	/* The speed of drive texts that give none; absent from an older
 	 * car's state: IOTCAR_DRIVE_DEFAULT_SPEED. */
