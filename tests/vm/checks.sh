@@ -483,3 +483,133 @@ check_kill() {
 	! grep -q 'watchdog' /tmp/supervise.log ||
 		fail "the watchdog fired, though the agent was killed at once"
 }
+
+# ==== The PCA9685 on I2C: i2c-stub plays its registers ====
+
+PCA_ADDR=0x40
+# reg R: the PCA9685's register R as a number, read through i2c-dev
+# (busybox's i2cget reads every number as hexadecimal).
+reg() {
+	_v=$(i2cget -y $I2C_BUS $PCA_ADDR $(printf '0x%02x' $1)) ||
+		fail "i2cget register $1"
+	echo $((_v))
+}
+# channel CH: "off", "on" or the pulse's length in counts (of 4096).
+channel() {
+	_r=$((6 + 4 * $1))
+	if [ $(($(reg $((_r + 3))) & 16)) -ne 0 ]; then
+		echo off
+	elif [ $(($(reg $((_r + 1))) & 16)) -ne 0 ]; then
+		echo on
+	else
+		[ "$(reg $_r)" = 0 ] && [ "$(reg $((_r + 1)))" = 0 ] ||
+			fail "channel $1 starts its pulse after 0"
+		echo $(($(reg $((_r + 3))) * 256 + $(reg $((_r + 2)))))
+	fi
+}
+channels_are() { [ "$(channel 0) $(channel 1)" = "$WANT_CHANNELS" ]; }
+# expect_channels WHAT "STEERING THROTTLE": wait up to 2 s for them.
+expect_channels() {
+	WANT_CHANNELS=$2
+	wait_until 2000 channels_are ||
+		fail "$1: want steering/throttle $2, read $(channel 0) $(channel 1)"
+}
+# all_off WHAT: every one of the 16 channels fully off, the chip asleep.
+all_off() {
+	for _c in $(seq 0 15); do
+		[ "$(channel $_c)" = off ] ||
+			fail "$1: channel $_c is $(channel $_c), not off"
+	done
+	[ $(($(reg 0) & 16)) -ne 0 ] || fail "$1: MODE1 $(reg 0) is not asleep"
+}
+# pca_agent [options]: the Ackermann car of docs/hardware.md on the
+# PCA9685: steering on channel 0, the ESC on channel 1.
+pca_agent() {
+	mark
+	car-agent --config /tmp/pca.conf --broker tcp://127.0.0.1:1883 \
+		--max-ttl-ms 10000 --log-level info "$@" >/tmp/agent.log 2>&1 &
+	AGENT_PID=$!
+	wait_mqtt 20000 '^iotcar/car1/status online' ||
+		fail "car-agent did not come online on the PCA9685"
+}
+# pca_fails WHAT TEXT [options]: car-agent exits 1 saying TEXT.
+pca_fails() {
+	_what=$1
+	_text=$2
+	shift 2
+	car-agent --config /tmp/pca.conf --broker tcp://127.0.0.1:1883 \
+		"$@" >/tmp/agent.log 2>&1 && fail "$_what: car-agent started"
+	grep -q "$_text" /tmp/agent.log ||
+		fail "$_what: the error does not say '$_text': $(cat /tmp/agent.log)"
+	say "pca9685: $_what: $(grep -o "$_text.*" /tmp/agent.log | head -n 1)"
+}
+
+check_pca9685() {
+	cat >/tmp/pca.conf <<-CONF
+	[car]
+	drivetrain = ackermann
+	[gpio]
+	steering = pca9685:0
+	throttle = pca9685:1
+	[pca9685]
+	pca9685_bus = /dev/i2c-0
+	CONF
+	# No bus yet: I2C is not enabled.
+	pca_fails "no bus" "does not exist: enable I2C"
+	insmod /lib/modules/i2c-stub.ko chip_addr=$(($PCA_ADDR)) ||
+		fail "insmod i2c-stub"
+	I2C_BUS=
+	for d in /sys/bus/i2c/devices/i2c-*; do
+		grep -q 'SMBus stub' $d/name && I2C_BUS=${d##*i2c-}
+	done
+	[ -n "$I2C_BUS" ] || fail "no i2c-stub adapter in /sys/bus/i2c/devices"
+	[ -c /dev/i2c-$I2C_BUS ] || fail "/dev/i2c-$I2C_BUS is missing"
+	sed -i "s|^pca9685_bus = .*|pca9685_bus = $I2C_BUS|" /tmp/pca.conf
+	# Nothing at that address.
+	pca_fails "no device" "no device answers at 0x41" --pca9685-address 0x41
+	# Set-up: awake with auto-increment, totem pole, 50 Hz.
+	pca_agent
+	[ "$(reg 0)" = $((0x20)) ] || fail "MODE1 is $(reg 0), not 0x20"
+	[ "$(reg 1)" = 4 ] || fail "MODE2 is $(reg 1), not 0x04 (OUTDRV)"
+	[ "$(reg 254)" = 121 ] || fail "PRE_SCALE is $(reg 254), not 121 (50 Hz)"
+	# 1.5 ms is 307 counts at PRE_SCALE 121 (307.4; 1.0 ms 205, 2.0 ms 410).
+	expect_channels "at the start" "307 307"
+	drive f "forward 50 10000"
+	expect_channels "forward 50" "307 359"
+	drive l "left 30 10000"
+	expect_channels "left 30" "205 338"
+	drive r "drive 100 100 10000"
+	expect_channels "full right, full forward" "410 410"
+	drive b "drive -100 -100 10000"
+	expect_channels "full left, full reverse" "205 205"
+	drive s "stop"
+	expect_channels "stop" "307 307"
+	# The deadman: neutral and centred.
+	drive d "drive 80 40 300"
+	expect_channels "drive 80 40" "348 389"
+	wait_mqtt 3000 '^iotcar/car1/event .*"failsafe"' || fail "no failsafe"
+	expect_channels "after the deadman" "307 307"
+	# The e-stop.
+	drive e "drive -60 -50 10000"
+	expect_channels "drive -60 -50" "256 246"
+	send set/estop ON
+	expect_channels "e-stop" "307 307"
+	send set/estop OFF
+	# SIGTERM: every channel off, the chip asleep.
+	agent_stop
+	all_off "SIGTERM"
+	say "pca9685: SIGTERM left every channel off"
+	# SIGKILL: the chip keeps its pulses; the unit's ExecStopPost
+	# (car-agent --stop-motors) switches them off.
+	pca_agent
+	drive k "forward 60 10000"
+	expect_channels "forward 60" "307 369"
+	kill -KILL $AGENT_PID
+	wait $AGENT_PID
+	AGENT_PID=
+	[ "$(channel 1)" = 369 ] || fail "SIGKILL changed the throttle's pulse"
+	car-agent --config /tmp/pca.conf --stop-motors >/tmp/stop-post.log 2>&1 ||
+		fail "car-agent --stop-motors failed: $(cat /tmp/stop-post.log)"
+	all_off "SIGKILL and --stop-motors"
+	say "pca9685: --stop-motors after SIGKILL left every channel off"
+}

@@ -56,7 +56,7 @@ wait_until() {
 	done
 }
 
-test=$(sed -n 's/.*iotcar\.test=\([a-z_]*\).*/\1/p' /proc/cmdline)
+test=$(sed -n 's/.*iotcar\.test=\([a-z0-9_]*\).*/\1/p' /proc/cmdline)
 say "kernel $(uname -r), check '$test', uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 for m in $(cat /lib/modules/load-order); do

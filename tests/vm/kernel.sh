@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # kernel.sh: the kernel side of the VM tests — Debian's own amd64 kernel,
-# its configfs module and a gpio-sim module — in a cache directory, made
-# once and reused by every build tree.
+# its configfs, i2c-dev and i2c-stub modules and a gpio-sim module — in a
+# cache directory, made once and reused by every build tree.
 #
 #   tests/vm/kernel.sh DIR       prints DIR/<kernel version> when ready
 #
@@ -61,7 +61,9 @@ out=$cache/$kver
 # One builder at a time; the others wait and then find it done.
 exec 9>"$cache/.lock"
 flock 9
-if [ -f "$out/ready" ] && [ -f "$out/kernel" ]; then
+# What a cache made by an older recipe of this script lacks: make it again.
+recipe="$pkg $debver i2c-stub"
+if [ "$(cat "$out/ready" 2>/dev/null)" = "$recipe" ] && [ -f "$out/kernel" ]; then
 	echo "$out"
 	exit 0
 fi
@@ -84,7 +86,8 @@ cfg() { sed -n "s/^CONFIG_$1=//p" "$boot/config-$kver"; }
 	die "$kver has no GPIO character device (GPIOLIB, GPIO_CDEV)"
 [ "$(cfg FTRACE)" = y ] || die "$kver has no ftrace"
 
-# A module of the image, uncompressed, into $out.
+# A module of the image, uncompressed, into $out; loaded at boot unless
+# the second argument is "noload" (a check loads it, with parameters).
 add_module() {
 	f=$(find "$moddir" -name "$1.ko*" | head -n 1)
 	[ -n "$f" ] || die "module $1 is not in $pkg"
@@ -93,7 +96,7 @@ add_module() {
 	*.zst) zstd -dqc "$f" >"$out/$1.ko" ;;
 	*) cp "$f" "$out/$1.ko" ;;
 	esac
-	echo "$1.ko" >>"$out/load-order"
+	[ "${2:-}" = noload ] || echo "$1.ko" >>"$out/load-order"
 }
 
 : >"$out/load-order"
@@ -102,6 +105,16 @@ m) add_module configfs ;;
 y) ;;
 *) die "$kver has no configfs" ;;
 esac
+
+# The PCA9685's bus: i2c-dev's /dev/i2c-N, i2c-stub's registers.
+[ "$(cfg I2C)" = y ] || die "$kver has no I2C core built in"
+case $(cfg I2C_CHARDEV) in
+m) add_module i2c-dev ;;
+y) ;;
+*) die "$kver has no i2c-dev" ;;
+esac
+[ "$(cfg I2C_STUB)" = m ] || die "$kver has no i2c-stub module"
+add_module i2c-stub noload
 
 case $(cfg GPIO_SIM) in
 m) add_module gpio-sim ;;
@@ -163,7 +176,7 @@ else
 	log "no PVH vmlinux in $pkg: booting the bzImage through the BIOS"
 	cp "$img" "$out/kernel"
 fi
-echo "$pkg $debver" >"$out/ready"
+echo "$recipe" >"$out/ready"
 cd "$cache"
 rm -rf "$work"
 log "ready: $out ($(du -sh "$out" | cut -f1))"
