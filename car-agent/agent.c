@@ -70,6 +70,9 @@ struct agent {
 	/* The outputs the hardware has. */
 	struct motor_outputs out;
 	struct iotcar_timer *deadman;
+	/* An ESC's reverse arming (esc_reverse = double_tap), or NULL. */
+	struct iotcar_timer *esc_timer;
+	struct motor_esc esc;
 	struct iotcar_timer *state_timer;
 	struct iotcar_timer *telemetry_timer;
 	/* When the last drive command came (the car is idle 2 s after it). */
@@ -322,6 +325,17 @@ static void agent_apply(struct agent *a)
 	else
 		iotcar_timer_stop(a->deadman);
 	safety_outputs(&a->safety, &out);
+	if (a->esc_timer) {
+		int64_t wake_ms;
+
+		out.left = motor_esc_throttle(&a->esc, out.left,
+					      iotcar_clock_ms(), &wake_ms);
+		out.right = out.left;
+		if (wake_ms)
+			iotcar_timer_start_at(a->esc_timer, wake_ms);
+		else
+			iotcar_timer_stop(a->esc_timer);
+	}
 	if (!motor_outputs_same(&out, &a->out)) {
 		ret = hal_set_outputs(a->hal, &out);
 		if (ret) {
@@ -331,6 +345,12 @@ static void agent_apply(struct agent *a)
 		a->out = out;
 	}
 	agent_state_changed(a);
+}
+
+/* The next step of the ESC's reverse arming. */
+static void agent_on_esc_timer(void *ctx)
+{
+	agent_apply(ctx);
 }
 
 static void agent_on_deadman(void *ctx)
@@ -1111,6 +1131,12 @@ struct agent *agent_new(struct iotcar_loop *loop,
 	if (!a->deadman || !a->state_timer || !a->telemetry_timer ||
 	    !a->ha_timer || !a->link_timer || !a->silence_timer)
 		goto err;
+	if (settings_drivetrain(settings) == MOTOR_ACKERMANN &&
+	    !strcmp(settings->esc_reverse, "double_tap")) {
+		a->esc_timer = iotcar_timer_new(loop, agent_on_esc_timer, a);
+		if (!a->esc_timer)
+			goto err;
+	}
 	a->ha = (struct discovery_car){
 		.prefix = settings->common.prefix,
 		.id = settings->id,
@@ -1183,6 +1209,8 @@ void agent_stop(struct agent *a)
 		agent_publish(a, IOTCAR_TOPIC_STATUS, "offline", 7, 1, true);
 	}
 	iotcar_timer_stop(a->deadman);
+	if (a->esc_timer)
+		iotcar_timer_stop(a->esc_timer);
 	iotcar_timer_stop(a->state_timer);
 	iotcar_timer_stop(a->telemetry_timer);
 	iotcar_timer_stop(a->ha_timer);
@@ -1206,6 +1234,7 @@ void agent_free(struct agent *a)
 		agent_stop(a);
 	iotcar_mqtt_free(a->mqtt);
 	iotcar_timer_free(a->deadman);
+	iotcar_timer_free(a->esc_timer);
 	iotcar_timer_free(a->state_timer);
 	iotcar_timer_free(a->telemetry_timer);
 	iotcar_timer_free(a->ha_timer);

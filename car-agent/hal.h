@@ -40,7 +40,8 @@ struct hal_ops {
 
 struct hal {
 	const struct hal_ops *ops;
-	/* "sim", "gpiod" or "pca9685" (motors on a PCA9685). */
+	/* "sim", "gpiod", "pca9685" (outputs on a PCA9685) or "pwm" (servos
+	 * on kernel PWM channels). */
 	const char *name;
 	/* Readable when a new distance reading waits; -1 without a sensor. */
 	int event_fd;
@@ -66,7 +67,8 @@ struct hal_sim_config {
 	int latency_us;
 };
 
-/* The car's outputs, each on a GPIO line or a PCA9685 channel. A motor's
+/* The car's outputs, each on a GPIO line, a PCA9685 channel or (servos)
+ * a kernel PWM channel. A motor's
  * pins are IN1, IN2, EN in motor.h's order. */
 enum hal_output {
 	HAL_LEFT_IN1,
@@ -98,7 +100,8 @@ struct hal_gpiod_config {
 	 * lines have the names given below (gpio.h). */
 	const char *chip;
 	/* Each output: a line (an offset "17" or a name "GPIO17"), a
-	 * PCA9685 channel ("pca9685:0"), or NULL for none. */
+	 * PCA9685 channel ("pca9685:0"), a kernel PWM channel for a servo
+	 * ("pwmchip0:1"), or NULL for none. */
 	const char *output[HAL_OUTPUTS];
 	/* HC-SR04; both NULL for a car without a distance sensor. */
 	const char *trigger;
@@ -112,6 +115,10 @@ struct hal_gpiod_config {
 	const char *pca9685_bus;
 	int pca9685_address;
 	int pca9685_hz;
+	/* Servos on kernel PWM channels ("pwmchipN:M" outputs): where the
+	 * chips are (/sys/class/pwm), and the pulses' frequency. */
+	const char *pwm_sysfs_root;
+	int servo_hz;
 	/* Ackermann: the servo's and the ESC's pulses at -100, 0, 100. */
 	struct motor_pulse steering;
 	struct motor_pulse throttle;

@@ -11,7 +11,8 @@
  * level between off and full; the loop thread only posts the levels and
  * wakes it, so a command reaches the pins in microseconds, not at the
  * next PWM period. PCA9685 channels are written by the loop thread itself
- * (an I2C write takes about 0.3 ms). Servos and ESCs need the PCA9685:
+ * (an I2C write takes about 0.3 ms), and so are servos on a kernel PWM
+ * channel (/sys/class/pwm). Servos and ESCs need one of those two:
  * software PWM jitters by tens of µs, 5 % of a servo's range.
  *
  * Distance: an HC-SR04 on a trigger line and an echo line. A second thread
@@ -38,6 +39,7 @@
 #include "gpio.h"
 #include "hal.h"
 #include "pca9685.h"
+#include "pwm_sysfs.h"
 #include "sensors.h"
 
 /* The lines: the outputs of hal.h, then the sensor's. */
@@ -74,6 +76,8 @@ struct hal_gpiod {
 	/* Each output's PCA9685 channel, or -1; the chip when any. */
 	int channel[HAL_OUTPUTS];
 	struct pca9685 *pca;
+	/* Servos on kernel PWM channels; NULL for the others. */
+	struct pwm_sysfs *pwm[HAL_OUTPUTS];
 	/* The loop thread's last levels (below), to lower before raising. */
 	int level[HAL_OUTPUTS];
 	bool has_sensor;
@@ -253,11 +257,19 @@ static void gpiod_levels(const struct hal_gpiod *g,
 	level[HAL_THROTTLE] = motor_pulse_us(&g->throttle, out->left);
 }
 
-/* The PCA9685's channels, those going down first; the first error. */
+/* The kernel PWM channels, then the PCA9685's, those going down first;
+ * the first error. */
 static int gpiod_set_channels(struct hal_gpiod *g, const int level[])
 {
 	int ret = 0;
 
+	for (int r = HAL_STEERING; r < HAL_OUTPUTS; r++) {
+		int err = g->pwm[r]
+				  ? pwm_sysfs_set_pulse_us(g->pwm[r], level[r])
+				  : 0;
+
+		ret = ret ? ret : err;
+	}
 	for (int pass = 0; pass < 2; pass++) {
 		for (int r = 0; r < HAL_OUTPUTS; r++) {
 			int err;
@@ -284,8 +296,7 @@ static int gpiod_set_outputs(struct hal *hal, const struct motor_outputs *out)
 	int fault;
 
 	gpiod_levels(g, out, level);
-	if (g->pca)
-		ret = gpiod_set_channels(g, level);
+	ret = gpiod_set_channels(g, level);
 	memcpy(g->level, level, sizeof(level));
 	pthread_mutex_lock(&g->lock);
 	if (memcmp(g->want, level, sizeof(level)) != 0) {
@@ -472,6 +483,8 @@ static void gpiod_close(struct hal *hal)
 		pthread_join(g->sensor_thread, NULL);
 	/* Both threads are gone: this thread owns every line now. */
 	gpiod_all_low_and_release(g);
+	for (int r = 0; r < HAL_OUTPUTS; r++)
+		pwm_sysfs_close(g->pwm[r]);
 	pca9685_close(g->pca);
 	gpio_chip_close(g->chip);
 	if (g->stop_fd >= 0)
@@ -567,6 +580,8 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 	static const char *const drivers[] = {"l298n", "two_pin", "tb6612"};
 	int need[HAL_OUTPUTS];
 	int kind = 0;
+	int chip;
+	int ch;
 
 	gpiod_wanted(cfg, need);
 	for (int r = 0; r < HAL_OUTPUTS; r++) {
@@ -602,12 +617,22 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 				 hal_output_keys[r], spec);
 			return -EINVAL;
 		}
-		if (r >= HAL_STEERING && g->channel[r] < 0) {
+		if (r >= HAL_STEERING && g->channel[r] < 0 &&
+		    !pwm_sysfs_spec(spec, &chip, &ch)) {
 			snprintf(err, errlen,
 				 "%s = %s: a servo or an ESC needs a PCA9685 "
-				 "channel (" HAL_PCA9685_PREFIX "N): software "
-				 "PWM on a GPIO line jitters by tens of us, "
-				 "5 %% of a servo's range",
+				 "channel (" HAL_PCA9685_PREFIX
+				 "N) or a kernel "
+				 "PWM channel (" PWM_SYSFS_PREFIX "N:M): "
+				 "software PWM on a GPIO line jitters by tens "
+				 "of us, 5 %% of a servo's range",
+				 hal_output_keys[r], spec);
+			return -EINVAL;
+		}
+		if (r < HAL_STEERING && pwm_sysfs_spec(spec, &chip, &ch)) {
+			snprintf(err, errlen,
+				 "%s = %s: kernel PWM channels drive servos "
+				 "and ESCs only (steering, throttle)",
 				 hal_output_keys[r], spec);
 			return -EINVAL;
 		}
@@ -659,7 +684,7 @@ static int gpiod_setup_lines(struct hal_gpiod *g,
 		return -EINVAL;
 	}
 	g->has_sensor = cfg->trigger != NULL;
-	for (int r = 0; r < HAL_OUTPUTS; r++) {
+	for (int r = 0; r < HAL_STEERING; r++) {
 		if (g->channel[r] < 0)
 			specs[r] = cfg->output[r];
 	}
@@ -696,6 +721,25 @@ static int gpiod_setup_lines(struct hal_gpiod *g,
 			cfg->consumer, err, errlen);
 		if (!g->lines[r])
 			return -EIO;
+	}
+	return 0;
+}
+
+static int gpiod_setup_pwm(struct hal_gpiod *g,
+			   const struct hal_gpiod_config *cfg, char *err,
+			   size_t errlen)
+{
+	for (int r = HAL_STEERING; r < HAL_OUTPUTS; r++) {
+		int chip;
+		int ch;
+
+		if (!pwm_sysfs_spec(cfg->output[r], &chip, &ch))
+			continue;
+		g->pwm[r] = pwm_sysfs_open(cfg->pwm_sysfs_root, chip, ch,
+					   cfg->servo_hz, err, errlen);
+		if (!g->pwm[r])
+			return -ENODEV;
+		g->hal.name = "pwm";
 	}
 	return 0;
 }
@@ -753,6 +797,7 @@ struct hal *hal_gpiod_open(const struct hal_gpiod_config *cfg, char *err,
 	}
 	if (gpiod_check_outputs(g, cfg, err, errlen) ||
 	    gpiod_setup_lines(g, cfg, err, errlen) ||
+	    gpiod_setup_pwm(g, cfg, err, errlen) ||
 	    gpiod_setup_pca9685(g, cfg, err, errlen))
 		goto fail;
 	if (g->has_sensor) {

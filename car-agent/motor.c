@@ -115,3 +115,26 @@ int motor_pulse_check(const struct motor_pulse *cal, const char *what,
 	}
 	return 0;
 }
+
+int motor_esc_throttle(struct motor_esc *esc, int throttle, int64_t now_ms,
+		       int64_t *wake_ms)
+{
+	*wake_ms = 0;
+	if (throttle >= 0) {
+		esc->phase = MOTOR_ESC_AHEAD;
+		return throttle;
+	}
+	if (esc->phase == MOTOR_ESC_AHEAD) {
+		esc->phase = MOTOR_ESC_BRAKE;
+		esc->until_ms = now_ms + MOTOR_ESC_STEP_MS;
+	} else if (esc->phase == MOTOR_ESC_BRAKE && now_ms >= esc->until_ms) {
+		esc->phase = MOTOR_ESC_NEUTRAL;
+		esc->until_ms = now_ms + MOTOR_ESC_STEP_MS;
+	} else if (esc->phase == MOTOR_ESC_NEUTRAL && now_ms >= esc->until_ms) {
+		esc->phase = MOTOR_ESC_REVERSE;
+	}
+	if (esc->phase == MOTOR_ESC_REVERSE)
+		return throttle;
+	*wake_ms = esc->until_ms;
+	return esc->phase == MOTOR_ESC_BRAKE ? throttle : 0;
+}

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum motor_drivetrain {
 	/* Two wheels (or sides) driven apart: steer by their difference. */
@@ -115,5 +116,33 @@ int motor_pulse_us(const struct motor_pulse *cal, int pct);
  */
 int motor_pulse_check(const struct motor_pulse *cal, const char *what,
 		      char *err, size_t errlen);
+
+/* How long an ESC's reverse arming holds each of its two steps. */
+#define MOTOR_ESC_STEP_MS 100
+
+/*
+ * An ESC in forward/brake/reverse mode (most car ESCs) takes the first
+ * reverse pulse after forward or neutral as a brake, and reverses only at
+ * the next one after a return to neutral: the double tap.
+ */
+struct motor_esc {
+	enum {
+		MOTOR_ESC_AHEAD,
+		MOTOR_ESC_BRAKE,
+		MOTOR_ESC_NEUTRAL,
+		MOTOR_ESC_REVERSE,
+	} phase;
+	int64_t until_ms;
+};
+
+/**
+ * @brief The throttle to send now for the wanted @p throttle: as it is,
+ * except that going into reverse takes its reverse pulse for
+ * MOTOR_ESC_STEP_MS (the ESC brakes), neutral for as long, then reverse.
+ * Any throttle of 0 or more ends the sequence at once. @p wake_ms is when
+ * to ask again (0: no need).
+ */
+int motor_esc_throttle(struct motor_esc *esc, int throttle, int64_t now_ms,
+		       int64_t *wake_ms);
 
 #endif

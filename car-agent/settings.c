@@ -338,14 +338,16 @@ static const struct iotcar_option agent_options[] = {
 	 .type = IOTCAR_OPT_STRING,
 	 .offset = AS(steering),
 	 .arg = "CHANNEL",
-	 .help = "ackermann: the steering servo (pca9685:N)"},
+	 .help = "ackermann: the steering servo: a PCA9685 channel "
+		 "(pca9685:N) or a kernel PWM channel (pwmchipN:M, "
+		 "/sys/class/pwm)"},
 	{.key = "throttle",
 	 .section = "gpio",
 	 .type = IOTCAR_OPT_STRING,
 	 .offset = AS(throttle),
 	 .arg = "CHANNEL",
-	 .help = "ackermann: the ESC (pca9685:N); unset: the left motor's "
-		 "pins drive the car through an H-bridge"},
+	 .help = "ackermann: the ESC (pca9685:N or pwmchipN:M); unset: the "
+		 "left motor's pins drive the car through an H-bridge"},
 	{.key = "trigger",
 	 .section = "gpio",
 	 .type = IOTCAR_OPT_STRING,
@@ -408,6 +410,25 @@ static const struct iotcar_option agent_options[] = {
 	 .arg = "HZ",
 	 .help = "its PWM frequency: 50..60 for servos and ESCs, up to 1526 "
 		 "for motors alone"},
+	{.key = "servo_hz",
+	 .section = "servo",
+	 .type = IOTCAR_OPT_INT,
+	 .offset = AS(servo_hz),
+	 .def = "50",
+	 .min = 40,
+	 .max = 400,
+	 .arg = "HZ",
+	 .help = "pulses per second on kernel PWM channels (pwmchipN:M); on a "
+		 "PCA9685, pca9685_hz"},
+	{.key = "esc_reverse",
+	 .section = "servo",
+	 .type = IOTCAR_OPT_CHOICE,
+	 .offset = AS(esc_reverse),
+	 .def = "direct",
+	 .choices = "direct|double_tap",
+	 .help = "ackermann: an ESC that reverses at once, or (double_tap) "
+		 "one in forward/brake/reverse mode: 100 ms of reverse (it "
+		 "brakes), 100 ms of neutral, then reverse"},
 	{.key = "steering_left_us",
 	 .section = "servo",
 	 .type = IOTCAR_OPT_INT,

@@ -65,6 +65,8 @@ struct agent_settings {
 	char *pca9685_address;
 	int pca9685_hz;
 	/* [servo] */
+	int servo_hz;
+	char *esc_reverse;
 	int steering_left_us;
 	int steering_center_us;
 	int steering_right_us;

@@ -123,6 +123,34 @@ def test_obstacle_stop_while_steering(env):
     wait_steering(a, -50, -40)
 
 
+def test_esc_double_tap_reverse(env):
+    """esc_reverse = double_tap: into reverse through 100 ms of reverse
+    (the ESC brakes) and 100 ms of neutral; a stop ends it at once."""
+    a, c, m = driving(env, "drive 40 0 60000", 40, 0,
+                      ["--esc-reverse", "double_tap"])
+    t0 = a.trace()[-1][0]
+    c.publish(f"{CAR}/set/drive", "drive -50 20 60000")
+    after = wait_until(lambda: [x for x in a.trace() if x[0] > t0][2:] and
+                       [x for x in a.trace() if x[0] > t0],
+                       "three steps into reverse")
+    check([x[1:] for x in after] ==
+          [(-50, -50, 20), (0, 0, 20), (-50, -50, 20)],
+          f"reverse, neutral, reverse: {after}")
+    for (t, *_), (t2, *_) in zip(after, after[1:]):
+        check(t2 - t >= 0.099, f"each step 100 ms: {after}")
+    # Forward, then back: the brake step again, cut short by a stop.
+    c.publish(f"{CAR}/set/drive", "forward 30 60000")
+    wait_steering(a, 30, 0)
+    t0 = a.trace()[-1][0]
+    c.publish(f"{CAR}/set/drive", "backward 30 60000")
+    c.publish(f"{CAR}/set/drive", "stop")
+    wait_steering(a, 0, 0)
+    check(all(x[1] in (-30, 0) for x in a.trace() if x[0] > t0),
+          f"no reverse but the brake step: {a.trace()[-4:]}")
+    check(a.outputs() == (0, 0) and steering(a) == (0, 0, 0),
+          "stopped, and it stays so")
+
+
 def agent_fails(env, args, says, user=None):
     prefix = [need_tool("setpriv"), f"--reuid={user}", f"--regid={user}",
               "--clear-groups"] if user else []

@@ -197,7 +197,39 @@ static void pca9685_prescale_and_counts(void)
 	CHECK_INT(pca9685_counts(100000, 121), 4095);
 }
 
+/* The double tap: reverse (a brake), neutral, reverse; forward or 0
+ * ends it at once. */
+static void motor_esc_double_tap(void)
+{
+	struct motor_esc esc = {0};
+	int64_t wake;
+
+	CHECK_INT(motor_esc_throttle(&esc, 40, 0, &wake), 40);
+	CHECK_INT(wake, 0);
+	CHECK_INT(motor_esc_throttle(&esc, -30, 1000, &wake), -30);
+	CHECK_INT(wake, 1000 + MOTOR_ESC_STEP_MS);
+	/* Asked again early: still the brake, the same wake. */
+	CHECK_INT(motor_esc_throttle(&esc, -50, 1050, &wake), -50);
+	CHECK_INT(wake, 1000 + MOTOR_ESC_STEP_MS);
+	CHECK_INT(motor_esc_throttle(&esc, -50, 1100, &wake), 0);
+	CHECK_INT(wake, 1100 + MOTOR_ESC_STEP_MS);
+	CHECK_INT(motor_esc_throttle(&esc, -50, 1199, &wake), 0);
+	CHECK_INT(motor_esc_throttle(&esc, -50, 1200, &wake), -50);
+	CHECK_INT(wake, 0);
+	/* Reversing goes on as asked, faster or slower. */
+	CHECK_INT(motor_esc_throttle(&esc, -80, 1300, &wake), -80);
+	/* A stop ends it: the next reverse taps twice again. */
+	CHECK_INT(motor_esc_throttle(&esc, 0, 1400, &wake), 0);
+	CHECK_INT(wake, 0);
+	CHECK_INT(motor_esc_throttle(&esc, -20, 1500, &wake), -20);
+	CHECK_INT(wake, 1500 + MOTOR_ESC_STEP_MS);
+	/* Forward in the middle of it: forward at once. */
+	CHECK_INT(motor_esc_throttle(&esc, 30, 1550, &wake), 30);
+	CHECK_INT(wake, 0);
+}
+
 static const struct test_case cases[] = {
+	{"motor_esc_double_tap", motor_esc_double_tap},
 	{"motor_outputs_ackermann", motor_outputs_ackermann},
 	{"motor_levels_table", motor_levels_table},
 	{"motor_levels_never_both_inputs_while_moving",
