@@ -52,8 +52,9 @@ status=$(mosquitto_sub -t iotcar/car1/status -C 1 -W 30) ||
 	fail "no status from car1"
 [ "$status" = online ] || fail "car1 is '$status', not online"
 step "car-agent and car-bridge active, car1 online"
-getent passwd iotcar >/dev/null && id -nG iotcar | grep -qw gpio ||
-	fail "no user iotcar in group gpio: $(id iotcar 2>&1)"
+getent passwd iotcar >/dev/null && id -nG iotcar | grep -qw gpio &&
+	id -nG iotcar | grep -qw i2c ||
+	fail "no user iotcar in the groups gpio and i2c: $(id iotcar 2>&1)"
 
 # ---- mosquitto_pub drives it; so does a plain socket client ----
 mosquitto_sub -t iotcar/car1/state -W 20 >/tmp/state.log 2>&1 &
@@ -109,6 +110,8 @@ for unit in car-agent car-bridge; do
 done
 systemctl show -p User -p ProtectSystem -p DeviceAllow car-agent |
 	grep -q 'DeviceAllow=char-gpiochip rw' || fail "car-agent: no DeviceAllow for the GPIO chips"
+systemctl show -p DeviceAllow car-agent |
+	grep -q 'char-i2c rw' || fail "car-agent: no DeviceAllow for the I2C buses"
 
 # ---- an upgrade keeps an edited config ----
 sed -i 's/^id = car1$/id = car7/' /etc/iotcar/car-agent.conf

@@ -101,7 +101,7 @@ done
 [ -c /dev/$CHIP ] || fail "/dev/$CHIP is missing"
 # What car-agent/'s udev rule does to the chips (no udevd here): its group
 # and mode, the group's number from /etc/group.
-_rule=$(grep -v '^#' /etc/60-iotcar-gpio.rules)
+_rule=$(grep 'KERNEL=="gpiochip' /etc/60-iotcar-gpio.rules)
 GPIO_GROUP=$(echo "$_rule" | sed -n 's/.*GROUP="\([^"]*\)".*/\1/p')
 GPIO_GID=$(awk -F: -v g="$GPIO_GROUP" '$1 == g { print $3 }' /etc/group)
 _mode=$(echo "$_rule" | sed -n 's/.*MODE="\([0-7]*\)".*/\1/p')
@@ -206,8 +206,13 @@ UNIT_SIGNAL=$(unit WatchdogSignal)
 UNIT_SIGNAL=${UNIT_SIGNAL:-SIGABRT}
 UNIT_UID=$(awk -F: -v u="$(unit User)" '$1 == u { print $3 }' /etc/passwd)
 UNIT_GID=$(gid_of "$(unit Group)")
-UNIT_GROUP=$(gid_of "$(unit SupplementaryGroups)")
-[ -n "$UNIT_UID" ] && [ -n "$UNIT_GID" ] && [ -n "$UNIT_GROUP" ] ||
+# The supplementary groups' numbers, "997,996".
+UNIT_GROUPS=
+for _g in $(unit SupplementaryGroups); do
+	[ -n "$(gid_of "$_g")" ] || fail "car-agent.service: no group $_g here"
+	UNIT_GROUPS=${UNIT_GROUPS:+$UNIT_GROUPS,}$(gid_of "$_g")
+done
+[ -n "$UNIT_UID" ] && [ -n "$UNIT_GID" ] && [ -n "$UNIT_GROUPS" ] ||
 	fail "car-agent.service: User/Group/SupplementaryGroups unknown here"
 
 # supervised [options]: car-agent as its unit runs it — ExecStart, User,
@@ -219,7 +224,7 @@ supervised() {
 	mark
 	# shellcheck disable=SC2046 # the unit's command lines, word by word
 	vmtool supervise "${UNIT_WATCHDOG_MS:-0}" $UNIT_SIGNAL \
-		$UNIT_UID:$UNIT_GID:$UNIT_GROUP \
+		$UNIT_UID:$UNIT_GID:$UNIT_GROUPS \
 		"$(unit ExecStopPost) >>/tmp/stop-post.log 2>&1" \
 		-- $(unit ExecStart) --hal gpiod \
 		--broker tcp://127.0.0.1:1883 --max-ttl-ms 10000 \

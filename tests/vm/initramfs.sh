@@ -80,10 +80,12 @@ set_tcp_nodelay true
 persistence false
 user root
 EOF
-# The unit's user: iotcar, in the group gpio (init.sh applies the udev rule).
+# The unit's user: iotcar, in the groups gpio and i2c (init.sh applies the
+# udev rule).
 printf 'root:x:0:0:root:/root:/bin/sh\niotcar:x:1000:1000::/tmp:/bin/sh\n' \
 	>"$root/etc/passwd"
-printf 'root:x:0:\niotcar:x:1000:\ngpio:x:997:iotcar\n' >"$root/etc/group"
+printf 'root:x:0:\niotcar:x:1000:\ngpio:x:997:iotcar\ni2c:x:996:iotcar\n' \
+	>"$root/etc/group"
 printf '127.0.0.1 localhost\n' >"$root/etc/hosts"
 printf 'passwd: files\ngroup: files\n' >"$root/etc/nsswitch.conf"
 

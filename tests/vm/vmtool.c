@@ -347,10 +347,13 @@ static int64_t now_ms(void)
 	return now_ns() / 1000000;
 }
 
+#define MAX_GROUPS 8
+
 /* In a child: become the unit's user, or exit 127. */
-static void become(uid_t uid, gid_t gid, gid_t group)
+static void become(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups)
 {
-	if (setgroups(1, &group) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+	if (setgroups(ngroups, groups) < 0 || setgid(gid) < 0 ||
+	    setuid(uid) < 0) {
 		fprintf(stderr, "vmtool: cannot become %u: %s\n", (unsigned)uid,
 			strerror(errno));
 		_exit(127);
@@ -371,7 +374,9 @@ static int supervise_main(int argc, char **argv)
 	};
 	unsigned uid;
 	unsigned gid;
-	unsigned group;
+	gid_t groups[MAX_GROUPS];
+	size_t ngroups = 0;
+	int at = 0;
 	int signo = 0;
 	int64_t watchdog_ms;
 	int64_t deadline;
@@ -386,10 +391,20 @@ static int supervise_main(int argc, char **argv)
 		if (!strcmp(argv[3], signals[i].name))
 			signo = signals[i].signo;
 	}
-	if (argc < 8 || strcmp(argv[6], "--") || !signo ||
-	    sscanf(argv[4], "%u:%u:%u", &uid, &gid, &group) != 3) {
+	if (argc >= 5 && sscanf(argv[4], "%u:%u:%n", &uid, &gid, &at) == 2 &&
+	    at > 0) {
+		/* The supplementary groups: "997,996". */
+		for (char *p = argv[4] + at, *end; ngroups < MAX_GROUPS;
+		     p = end + 1) {
+			groups[ngroups++] = (gid_t)strtoul(p, &end, 10);
+			if (end == p || *end != ',')
+				break;
+		}
+	}
+	if (argc < 8 || strcmp(argv[6], "--") || !signo || ngroups == 0) {
 		fprintf(stderr, "usage: vmtool supervise WATCHDOG_MS SIGNAL "
-				"UID:GID:GROUP STOP-POST -- CMD ARG...\n");
+				"UID:GID:GROUP[,GROUP...] STOP-POST -- CMD "
+				"ARG...\n");
 		return 2;
 	}
 	watchdog_ms = strtol(argv[2], NULL, 10);
@@ -414,7 +429,7 @@ static int supervise_main(int argc, char **argv)
 			snprintf(env, sizeof(env), "%d", (int)getpid());
 			setenv("WATCHDOG_PID", env, 1);
 		}
-		become(uid, gid, group);
+		become(uid, gid, groups, ngroups);
 		execvp(argv[7], argv + 7);
 		_exit(127);
 	}
@@ -455,7 +470,7 @@ static int supervise_main(int argc, char **argv)
 	printf("supervise: %lld exited %d\n", (long long)now_ms(), status);
 	pid = fork();
 	if (pid == 0) {
-		become(uid, gid, group);
+		become(uid, gid, groups, ngroups);
 		execl("/bin/sh", "sh", "-c", argv[5], (char *)NULL);
 		_exit(127);
 	}
