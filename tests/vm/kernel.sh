@@ -1,14 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # kernel.sh: the kernel side of the VM tests — Debian's own amd64 kernel,
-# its configfs, i2c-dev and i2c-stub modules and a gpio-sim module — in a
-# cache directory, made once and reused by every build tree.
+# its configfs, i2c-dev and i2c-stub modules, a gpio-sim module and a
+# pwm-pca9685 module — in a cache directory, made once and reused by
+# every build tree.
 #
 #   tests/vm/kernel.sh DIR       prints DIR/<kernel version> when ready
 #
-# Debian's kernels do not enable CONFIG_GPIO_SIM, so gpio-sim.ko is built
-# out of tree from linux-source at exactly the image's version, against the
-# matching linux-headers (unpacked, never installed: nothing touches /boot).
+# Debian's kernels do not enable CONFIG_GPIO_SIM nor CONFIG_PWM_PCA9685,
+# so gpio-sim.ko and pwm-pca9685.ko are built out of tree from
+# linux-source at exactly the image's version, against the matching
+# linux-headers (unpacked, never installed: nothing touches /boot).
 # irq_sim.c is linked into the same module with one line changed:
 # irq_to_desc() is not exported to modules, and generic_handle_irq() runs
 # the same handle_simple_irq() flow handler. About 230 MB is downloaded the
@@ -62,7 +64,7 @@ out=$cache/$kver
 exec 9>"$cache/.lock"
 flock 9
 # What a cache made by an older recipe of this script lacks: make it again.
-recipe="$pkg $debver i2c-stub"
+recipe="$pkg $debver i2c-stub pwm-pca9685"
 if [ "$(cat "$out/ready" 2>/dev/null)" = "$recipe" ] && [ -f "$out/kernel" ]; then
 	echo "$out"
 	exit 0
@@ -116,10 +118,14 @@ esac
 [ "$(cfg I2C_STUB)" = m ] || die "$kver has no i2c-stub module"
 add_module i2c-stub noload
 
-case $(cfg GPIO_SIM) in
-m) add_module gpio-sim ;;
-y) ;;
-*)
+# ==== Modules Debian's image lacks: built out of tree ====
+
+# oot_source: the matching linux-headers unpacked into $kbuild, and the
+# files of linux-source these modules need into $work/src (one pass over
+# the 140 MB tarball).
+kbuild=
+oot_source() {
+	[ -z "$kbuild" ] || return 0
 	majmin=$(echo "$debver" | cut -d. -f1,2)
 	hdrs="linux-headers-$kver $(apt-cache depends "linux-headers-$kver" |
 		awk '/Depends: linux-(headers|kbuild)-/ { print $2 }' | sort -u)"
@@ -133,12 +139,33 @@ y) ;;
 		"$kbuild/Makefile"
 	fetch "linux-source-$majmin=$debver"
 	src=linux-source-$majmin
-	mkdir -p "$work/oot"
-	cd "$work/oot"
+	mkdir -p "$work/src"
+	cd "$work/src"
 	dpkg-deb --fsys-tarfile "$work/deb/${src}"_*.deb |
 		tar -xO "./usr/src/$src.tar.xz" |
 		tar -xJ "$src/drivers/gpio/gpio-sim.c" \
-			"$src/drivers/gpio/gpiolib.h" "$src/kernel/irq/irq_sim.c"
+			"$src/drivers/gpio/gpiolib.h" "$src/kernel/irq/irq_sim.c" \
+			"$src/drivers/pwm/pwm-pca9685.c"
+	src=$work/src/$src
+}
+# oot_build NAME [noload]: make NAME.ko from the sources and Kbuild in
+# $work/oot-NAME, into $out.
+oot_build() {
+	cd "$work/oot-$1"
+	# No BTF for the module (6.12's kbuild would want pahole).
+	make -s -C "$kbuild" M="$work/oot-$1" CONFIG_DEBUG_INFO_BTF_MODULES= \
+		modules >&2
+	strip --strip-debug -o "$out/$1.ko" "$1.ko"
+	[ "${2:-}" = noload ] || echo "$1.ko" >>"$out/load-order"
+}
+
+case $(cfg GPIO_SIM) in
+m) add_module gpio-sim ;;
+y) ;;
+*)
+	oot_source
+	mkdir -p "$work/oot-gpio-sim"
+	cd "$work/oot-gpio-sim"
 	cp "$src/drivers/gpio/gpio-sim.c" gpio-sim-core.c
 	cp "$src/drivers/gpio/gpiolib.h" "$src/kernel/irq/irq_sim.c" .
 	sed -i 's/handle_simple_irq(irq_to_desc(irqnum));/generic_handle_irq(irqnum);/' \
@@ -147,11 +174,23 @@ y) ;;
 		die "the irq_sim.c change did not apply to $src"
 	printf 'obj-m := gpio-sim.o\ngpio-sim-y := gpio-sim-core.o irq_sim.o\n' \
 		>Kbuild
-	# No BTF for the module (6.12's kbuild would want pahole).
-	make -s -C "$kbuild" M="$work/oot" CONFIG_DEBUG_INFO_BTF_MODULES= \
-		modules >&2
-	strip --strip-debug -o "$out/gpio-sim.ko" gpio-sim.ko
-	echo gpio-sim.ko >>"$out/load-order"
+	oot_build gpio-sim
+	;;
+esac
+
+# The kernel's own PCA9685 driver, for /sys/class/pwm: a check binds it
+# to i2c-stub's chip (new_device), so it is not loaded at boot.
+case $(cfg PWM_PCA9685) in
+m) add_module pwm-pca9685 noload ;;
+y) die "$kver has pwm-pca9685 built in: it would take i2c-stub's chip" ;;
+*)
+	[ "$(cfg PWM)" = y ] || die "$kver has no PWM subsystem"
+	oot_source
+	mkdir -p "$work/oot-pwm-pca9685"
+	cd "$work/oot-pwm-pca9685"
+	cp "$src/drivers/pwm/pwm-pca9685.c" .
+	echo 'obj-m := pwm-pca9685.o' >Kbuild
+	oot_build pwm-pca9685 noload
 	;;
 esac
 
