@@ -173,7 +173,12 @@ setInterval(() => {
 function showState(s) {
   state = s;
   $('mode').textContent = s.mode;
-  $('duties').textContent = `${s.left} / ${s.right}`;
+  // An Ackermann car has one throttle and a steering angle.
+  const ackermann = s.drivetrain === 'ackermann';
+  $('duties-label').textContent =
+    ackermann ? 'throttle / steering' : 'left / right';
+  $('duties').textContent =
+    ackermann ? `${s.left} / ${s.steer}` : `${s.left} / ${s.right}`;
   const d = s.distance_cm;
   $('distance').textContent = d === null ? '–' : `${d.toFixed(1)} cm`;
   $('distance-bar').style.width =

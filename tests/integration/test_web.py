@@ -61,7 +61,7 @@ class Browser:
         self.log.close()
 
 
-def world(env, width=390, height=844):
+def world(env, width=390, height=844, agent_args=()):
     """A broker with the dashboard's websockets listener, car1, an observer
     of car1's topics, and the page open and showing car1 online."""
     port, ws = free_port(), free_port()
@@ -75,7 +75,7 @@ def world(env, width=390, height=844):
         "allow_anonymous true\n"
         "persistence false\n")).start(ports=[port, ws])
     env.brokers.append(b)
-    a = env.agent(b)
+    a = env.agent(b, args=agent_args)
     c = env.car_client(b)
     web = Browser(env)
     web.url = f"http://127.0.0.1:{ws}/"
@@ -111,6 +111,17 @@ def test_page_shows_the_car_on_a_phone(env):
     a.signal(15)
     check(a.wait_exit() == 0, "the agent did not stop cleanly")
     web("wait_text", selector="#status", text="offline")
+    no_page_errors(web)
+
+
+def test_ackermann_car_shows_throttle_and_steering(env):
+    b, a, c, web = world(env, agent_args=["--drivetrain", "ackermann",
+                                          "--max-ttl-ms", "60000"])
+    web("wait_text", selector="#duties-label", text="throttle / steering")
+    c.publish(f"{CAR}/set/drive", "drive 40 -30 60000")
+    web("wait_text", selector="#duties", text="40 / -30")
+    c.publish(f"{CAR}/set/drive", "stop")
+    web("wait_text", selector="#duties", text="0 / 0")
     no_page_errors(web)
 
 
