@@ -73,8 +73,9 @@ struct hal_gpiod {
 	/* The requested lines; NULL for those not (yet) requested. */
 	struct gpio_line *lines[ROLE_COUNT];
 	unsigned offsets[ROLE_COUNT];
-	/* Each output's PCA9685 channel, or -1; the chip when any. */
-	int channel[HAL_OUTPUTS];
+	/* Each output's PCA9685 channels, a mask (0: none); the chip when
+	 * any. */
+	unsigned channels[HAL_OUTPUTS];
 	struct pca9685 *pca;
 	/* Servos on kernel PWM channels; NULL for the others. */
 	struct pwm_sysfs *pwm[HAL_OUTPUTS];
@@ -272,17 +273,20 @@ static int gpiod_set_channels(struct hal_gpiod *g, const int level[])
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		for (int r = 0; r < HAL_OUTPUTS; r++) {
-			int err;
-
-			if (g->channel[r] < 0 ||
-			    (pass == 0) != (level[r] < g->level[r]))
+			if ((pass == 0) != (level[r] < g->level[r]))
 				continue;
-			err = r >= HAL_STEERING
-				      ? pca9685_set_pulse_us(
-						g->pca, g->channel[r], level[r])
-				      : pca9685_set_level(g->pca, g->channel[r],
-							  level[r]);
-			ret = ret ? ret : err;
+			for (int ch = 0; ch < PCA9685_CHANNELS; ch++) {
+				int err;
+
+				if (!(g->channels[r] & 1u << ch))
+					continue;
+				err = r >= HAL_STEERING
+					      ? pca9685_set_pulse_us(g->pca, ch,
+								     level[r])
+					      : pca9685_set_level(g->pca, ch,
+								  level[r]);
+				ret = ret ? ret : err;
+			}
 		}
 	}
 	return ret;
@@ -527,22 +531,32 @@ fail:
 	return -ret;
 }
 
-/* The PCA9685 channel of an output's @p spec ("pca9685:3"), -1 for a
- * line, -2 for a bad channel. */
-static int gpiod_channel(const char *spec)
+/*
+ * The PCA9685 channels of an output's @p spec ("pca9685:3", or "pca9685:1,2"
+ * for several driven alike, as the two motors of one side of a 4WD car)
+ * into *mask. Returns 1 for such a spec, 0 for another kind, -EINVAL.
+ */
+static int gpiod_channels(const char *spec, unsigned *mask)
 {
 	size_t n = strlen(HAL_PCA9685_PREFIX);
+	const char *p;
 	char *end;
-	long ch;
 
+	*mask = 0;
 	if (!spec || strncmp(spec, HAL_PCA9685_PREFIX, n) != 0)
-		return -1;
-	errno = 0;
-	ch = strtol(spec + n, &end, 10);
-	if (end == spec + n || *end || errno || ch < 0 ||
-	    ch >= PCA9685_CHANNELS)
-		return -2;
-	return (int)ch;
+		return 0;
+	for (p = spec + n;; p = end + 1) {
+		long ch;
+
+		errno = 0;
+		ch = strtol(p, &end, 10);
+		if (end == p || errno || ch < 0 || ch >= PCA9685_CHANNELS ||
+		    (*end && *end != ','))
+			return -EINVAL;
+		*mask |= 1u << ch;
+		if (!*end)
+			return 1;
+	}
 }
 
 /* Which outputs this drivetrain and driver need (1), allow (0) or refuse
@@ -580,6 +594,7 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 	static const char *const drivers[] = {"l298n", "two_pin", "tb6612"};
 	int need[HAL_OUTPUTS];
 	int kind = 0;
+	int on_pca;
 	int chip;
 	int ch;
 
@@ -588,7 +603,7 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 		const char *spec = cfg->output[r];
 		const char *why = NULL;
 
-		g->channel[r] = gpiod_channel(spec);
+		on_pca = gpiod_channels(spec, &g->channels[r]);
 		if (!spec && need[r] == 1)
 			why = "is needed";
 		else if (spec && need[r] == -1)
@@ -609,15 +624,16 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 		}
 		if (!spec)
 			continue;
-		if (g->channel[r] == -2) {
+		if (on_pca < 0) {
 			snprintf(err, errlen,
-				 "%s = %s: a PCA9685 channel "
-				 "is " HAL_PCA9685_PREFIX
-				 "0 to " HAL_PCA9685_PREFIX "15",
+				 "%s = %s: PCA9685 channels "
+				 "are " HAL_PCA9685_PREFIX
+				 "0 to " HAL_PCA9685_PREFIX "15, several "
+				 "driven alike " HAL_PCA9685_PREFIX "1,2",
 				 hal_output_keys[r], spec);
 			return -EINVAL;
 		}
-		if (r >= HAL_STEERING && g->channel[r] < 0 &&
+		if (r >= HAL_STEERING && !on_pca &&
 		    !pwm_sysfs_spec(spec, &chip, &ch)) {
 			snprintf(err, errlen,
 				 "%s = %s: a servo or an ESC needs a PCA9685 "
@@ -639,7 +655,7 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 		/* The pins of the motors all on one side: the order in which
 		 * they change (down first) holds within one side only. */
 		if (r < HAL_STEERING) {
-			int k = g->channel[r] >= 0 ? 2 : 1;
+			int k = on_pca ? 2 : 1;
 
 			if (kind && kind != k) {
 				snprintf(err, errlen,
@@ -652,13 +668,14 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 			kind = k;
 		}
 		for (int o = 0; o < r; o++) {
-			if (g->channel[r] >= 0 &&
-			    g->channel[o] == g->channel[r]) {
+			unsigned both = g->channels[o] & g->channels[r];
+
+			if (both) {
 				snprintf(err, errlen,
-					 "%s and %s are the same PCA9685 "
-					 "channel (%d)",
+					 "%s and %s share a PCA9685 channel "
+					 "(%d)",
 					 hal_output_keys[o], hal_output_keys[r],
-					 g->channel[r]);
+					 __builtin_ctz(both));
 				return -EINVAL;
 			}
 		}
@@ -685,7 +702,7 @@ static int gpiod_setup_lines(struct hal_gpiod *g,
 	}
 	g->has_sensor = cfg->trigger != NULL;
 	for (int r = 0; r < HAL_STEERING; r++) {
-		if (g->channel[r] < 0)
+		if (!g->channels[r])
 			specs[r] = cfg->output[r];
 	}
 	specs[ROLE_TRIGGER] = cfg->trigger;
@@ -751,7 +768,7 @@ static int gpiod_setup_pca9685(struct hal_gpiod *g,
 	bool any = false;
 
 	for (int r = 0; r < HAL_OUTPUTS; r++)
-		any = any || g->channel[r] >= 0;
+		any = any || g->channels[r];
 	if (!any)
 		return 0;
 	g->pca = pca9685_open(cfg->pca9685_bus, cfg->pca9685_address,

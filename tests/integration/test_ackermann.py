@@ -189,9 +189,9 @@ def test_wiring_errors_say_what_to_do(env):
     agent_fails(env, ["--drivetrain", "ackermann", "--steering", "pca9685:0"],
                 "left_in1 is needed")
     agent_fails(env, [*servo[:-1], "pca9685:16"],
-                "a PCA9685 channel is pca9685:0 to pca9685:15")
+                "PCA9685 channels are pca9685:0 to pca9685:15")
     agent_fails(env, [*servo[:-1], "pca9685:0"],
-                "steering and throttle are the same PCA9685 channel")
+                "steering and throttle share a PCA9685 channel (0)")
     agent_fails(env, [*servo, "--steering-center-us", "2200"],
                 "steering: the middle pulse 2200 us must lie strictly")
     # Differential: two_pin has no enable pin, and no motor half on GPIO.

@@ -786,3 +786,56 @@ check_pwm_sysfs() {
 	expect_channels "SIGKILL and --stop-motors" "off off"
 	say "pwm: --stop-motors after SIGKILL switched both channels off"
 }
+
+# ==== A 4WD car's motors on a PCA9685: two_pin, two motors a side ====
+
+# levels_are "CH=LEVEL ...": each PCA9685 channel reads LEVEL now.
+levels_are() {
+	for _kv in $WANT_LEVELS; do
+		[ "$(channel ${_kv%=*})" = "${_kv#*=}" ] || return 1
+	done
+}
+# expect_levels WHAT "CH=LEVEL ...": wait up to 2 s for them.
+expect_levels() {
+	WANT_LEVELS=$(echo $2)
+	wait_until 2000 levels_are || {
+		_read=
+		for _kv in $WANT_LEVELS; do
+			_read="$_read ${_kv%=*}=$(channel ${_kv%=*})"
+		done
+		fail "$1: want $2; read$_read"
+	}
+}
+
+check_pca9685_motors() {
+	i2c_stub
+	# Freenove's 4WD car (docs/drivetrains.md): forward is PWM on 1 and 2
+	# (left), 7 and 5 (right); both inputs high brakes.
+	cat >/tmp/pca.conf <<-CONF
+	[car]
+	motor_driver = two_pin
+	motor_zero = brake
+	[gpio]
+	left_in1 = pca9685:1,2
+	left_in2 = pca9685:0,3
+	right_in1 = pca9685:7,5
+	right_in2 = pca9685:6,4
+	[pca9685]
+	pca9685_bus = $I2C_BUS
+	CONF
+	pca_agent
+	[ "$(reg 254)" = 121 ] || fail "PRE_SCALE is $(reg 254), not 121 (50 Hz)"
+	drive f "forward 50 10000"
+	expect_levels "forward 50" "1=2048 2=2048 7=2048 5=2048 0=off 3=off 6=off 4=off"
+	drive l "left 25 10000"
+	expect_levels "left 25" "0=1024 3=1024 7=1024 5=1024 1=off 2=off 6=off 4=off"
+	drive s stop
+	expect_levels "stop (brake)" "0=on 1=on 2=on 3=on 4=on 5=on 6=on 7=on"
+	drive b "backward 100 1000"
+	expect_levels "backward 100" "0=on 3=on 6=on 4=on 1=off 2=off 7=off 5=off"
+	wait_mqtt 3000 '^iotcar/car1/event .*"failsafe"' || fail "no failsafe"
+	expect_levels "after the deadman (brake)" "0=on 1=on 2=on 3=on 4=on 5=on 6=on 7=on"
+	agent_stop
+	all_off "SIGTERM"
+	say "pca9685: a 4WD car's two_pin motors, two to a side, brake and off"
+}
