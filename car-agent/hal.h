@@ -132,6 +132,16 @@ struct hal *hal_sim_open(const struct hal_sim_config *cfg, char *err,
 			 size_t errlen);
 
 /**
+ * @brief Move @p pose @p dt_s seconds on at constant outputs @p out: the
+ * simulated car's kinematics (differential drive, or the bicycle model of
+ * an Ackermann car: turn rate v tan(angle) / wheelbase), as exact arcs.
+ * Pure: no wall, no clock.
+ */
+void hal_sim_step(const struct hal_sim_config *cfg,
+		  const struct motor_outputs *out, struct hal_pose *pose,
+		  double dt_s);
+
+/**
  * @brief Open the car's hardware: its motors or servos on libgpiod lines
  * or PCA9685 channels, its HC-SR04 on libgpiod. Every output starts low.
  * @return The HAL, or NULL with a message in @p err that says what to do

@@ -45,50 +45,56 @@ static double sim_rad(double deg)
 	return deg * M_PI / 180.0;
 }
 
-/* The car's speed and turn rate (rad/s, positive left) at its outputs. */
-static void sim_motion(const struct hal_sim *sim, double *v, double *w)
+/* The car's speed and turn rate (rad/s, positive left) at @p out. */
+static void sim_motion(const struct hal_sim_config *cfg,
+		       const struct motor_outputs *out, double *v, double *w)
 {
-	double vl = sim->out.left / 100.0 * sim->cfg.max_speed_cm_s;
-	double vr = sim->out.right / 100.0 * sim->cfg.max_speed_cm_s;
+	double vl = out->left / 100.0 * cfg->max_speed_cm_s;
+	double vr = out->right / 100.0 * cfg->max_speed_cm_s;
 
 	*v = (vl + vr) / 2.0;
-	if (sim->cfg.drivetrain == MOTOR_DIFFERENTIAL) {
-		*w = (vr - vl) / sim->cfg.track_cm;
+	if (cfg->drivetrain == MOTOR_DIFFERENTIAL) {
+		*w = (vr - vl) / cfg->track_cm;
 		return;
 	}
 	/* Positive steer turns right: clockwise, a negative rate. */
-	*w = -*v *
-	     tan(sim_rad(sim->out.steer / 100.0 * sim->cfg.max_steer_deg)) /
-	     sim->cfg.wheelbase_cm;
+	*w = -*v * tan(sim_rad(out->steer / 100.0 * cfg->max_steer_deg)) /
+	     cfg->wheelbase_cm;
+}
+
+void hal_sim_step(const struct hal_sim_config *cfg,
+		  const struct motor_outputs *out, struct hal_pose *p,
+		  double dt_s)
+{
+	double h = sim_rad(p->heading_deg);
+	double v;
+	double w;
+
+	sim_motion(cfg, out, &v, &w);
+	if (dt_s <= 0.0 || (v == 0.0 && w == 0.0))
+		return;
+	if (fabs(w) < 1e-9) {
+		p->x_cm += v * dt_s * cos(h);
+		p->y_cm += v * dt_s * sin(h);
+	} else {
+		/* Exact arc for constant outputs. */
+		p->x_cm += v / w * (sin(h + w * dt_s) - sin(h));
+		p->y_cm -= v / w * (cos(h + w * dt_s) - cos(h));
+	}
+	p->odometer_cm += fabs(v) * dt_s;
+	p->heading_deg =
+		remainder(p->heading_deg + w * dt_s * 180.0 / M_PI, 360.0);
 }
 
 /* Bring the pose up to @p now_ns at the current (constant) outputs. */
 static void sim_advance(struct hal_sim *sim, int64_t now_ns)
 {
-	double dt = (double)(now_ns - sim->updated_ns) / 1e9;
-	double v;
-	double w;
-	double h = sim_rad(sim->pose.heading_deg);
-	struct hal_pose *p = &sim->pose;
-
-	sim_motion(sim, &v, &w);
+	hal_sim_step(&sim->cfg, &sim->out, &sim->pose,
+		     (double)(now_ns - sim->updated_ns) / 1e9);
 	sim->updated_ns = now_ns;
-	if (dt <= 0.0 || (v == 0.0 && w == 0.0))
-		return;
-	if (fabs(w) < 1e-9) {
-		p->x_cm += v * dt * cos(h);
-		p->y_cm += v * dt * sin(h);
-	} else {
-		/* Exact arc for constant wheel speeds. */
-		p->x_cm += v / w * (sin(h + w * dt) - sin(h));
-		p->y_cm -= v / w * (cos(h + w * dt) - cos(h));
-	}
-	p->odometer_cm += fabs(v) * dt;
-	p->heading_deg =
-		remainder(p->heading_deg + w * dt * 180.0 / M_PI, 360.0);
 	/* The wall is solid. */
-	if (p->x_cm > sim->cfg.wall_cm)
-		p->x_cm = sim->cfg.wall_cm;
+	if (sim->pose.x_cm > sim->cfg.wall_cm)
+		sim->pose.x_cm = sim->cfg.wall_cm;
 }
 
 static void sim_trace(struct hal_sim *sim, int64_t now_ns)
