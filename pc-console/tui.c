@@ -293,12 +293,19 @@ static void tui_draw_state(struct tui *t, int y, int64_t now)
 	mvprintw(y + 3, 2, "steer");
 	tui_bar(y + 3, 12, bw, st->steer);
 	printw(" %+4d  setpoint %+4d", st->steer, t->tp.steer);
-	mvprintw(y + 4, 2, "left");
+	/* An Ackermann car has one motor (or ESC): left and right are it. */
+	mvprintw(y + 4, 2, st->ackermann ? "motor" : "left");
 	tui_bar(y + 4, 12, bw, st->left);
 	printw(" %+4d", st->left);
-	mvprintw(y + 5, 2, "right");
-	tui_bar(y + 5, 12, bw, st->right);
-	printw(" %+4d", st->right);
+	if (st->ackermann) {
+		mvprintw(y + 5, 2,
+			 "ackermann: steer is the wheels' angle, "
+			 "A/D turn them");
+	} else {
+		mvprintw(y + 5, 2, "right");
+		tui_bar(y + 5, 12, bw, st->right);
+		printw(" %+4d", st->right);
+	}
 	mvprintw(y + 7, 2, "distance");
 	tui_gauge(y + 7, 12, bw, st->has_distance, st->distance_cm,
 		  t->s->max_distance_cm, t->s->stop_distance_cm);

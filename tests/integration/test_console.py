@@ -6,13 +6,14 @@ what it shows, keys that drive the car, the terminal restored however it
 ends, and the car stopping by itself when the console is killed."""
 import json
 import os
+import re
 import signal
 import struct
 import subprocess
 import time
 
-from harness import (DEADLINE_S, Tcp, check, event_is, main, need_tool,
-                     wait_state, wait_until, world)
+from harness import (DEADLINE_S, LONG_TTL, Tcp, check, event_is, main,
+                     need_tool, wait_state, wait_until, world)
 
 CAR = "iotcar/car1"
 # fleet.h: a car not heard for 3 s is offline, looked at every 0.25 s.
@@ -419,6 +420,20 @@ class Tmux:
         check(self.fmt("cursor_flag") == "1", "the cursor is still hidden")
         after = self.stty(f"stty-{time.monotonic_ns()}.txt")
         check(after == before, f"the tty modes changed:\n{before}\n{after}")
+
+
+def test_tui_shows_an_ackermann_car(env):
+    b, a, c = world(env, agent_args=[*LONG_TTL, "--drivetrain", "ackermann"])
+    t = Tmux(env).console(b)
+    t.wait_screen("ackermann: steer is the wheels' angle")
+    c.publish(f"{CAR}/set/drive", "drive 40 -30 60000")
+    t.wait_screen("-30  setpoint")
+    scr = t.screen()
+    check(re.search(r"^\s*motor\s.*\+40", scr, re.M) and
+          not re.search(r"^\s*right\s", scr, re.M),
+          f"one motor at 40, no right wheel:\n{scr}")
+    t.keys("q")
+    t.ended(0)
 
 
 def test_tui_shows_the_car(env):
