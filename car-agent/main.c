@@ -92,7 +92,7 @@ static int main_stop_motors(const struct agent_settings *s)
 	struct hal *hal;
 
 	if (strcmp(settings_hal(s), "gpiod") != 0) {
-		log_info("--stop-motors: no [gpio] lines configured: nothing "
+		log_info("--stop-motors: no [gpio] outputs configured: nothing "
 			 "to do");
 		return 0;
 	}
@@ -102,7 +102,8 @@ static int main_stop_motors(const struct agent_settings *s)
 		return 1;
 	}
 	hal_close(hal);
-	log_info("--stop-motors: every line driven low and released");
+	log_info("--stop-motors: every line driven low and released, every "
+		 "PCA9685 and kernel PWM channel switched off");
 	return 0;
 }
 
