@@ -5,10 +5,11 @@ state says, how left/right and steering alone move it, and that every
 safety stop sends neutral throttle and centred steering. The trace's lines
 are (t, left, right, steer); both wheel columns are the throttle."""
 import os
+import re
 import subprocess
 
-from harness import (DEADLINE_S, check, event_is, main, need_tool, result_is,
-                     wait_state, wait_until)
+from harness import (DEADLINE_S, SOURCE_DIR, check, event_is, main,
+                     need_tool, result_is, wait_state, wait_until)
 
 CAR = "iotcar/car1"
 ACKERMANN = ["--drivetrain", "ackermann", "--max-ttl-ms", "60000"]
@@ -204,6 +205,31 @@ def test_wiring_errors_say_what_to_do(env):
                 "motor_driver = two_pin")
     agent_fails(env, [*two_pin[:-1], "GPIO17"],
                 "the motors' pins must all be GPIO lines or all PCA9685")
+
+
+def test_every_kit_of_the_docs_is_a_valid_wiring(env):
+    """Each [gpio] example of docs/drivetrains.md passes every check of the
+    wiring and stops only at the hardware this machine lacks (no GPIO
+    chip, no I2C bus, no PWM chip): what a user copies works."""
+    with open(os.path.join(SOURCE_DIR, "docs", "drivetrains.md")) as f:
+        blocks = re.findall(r"```ini\n(.*?)```", f.read(), re.S)
+    kits = [b for b in blocks if "[gpio]" in b]
+    check(len(kits) >= 6, f"the kits of docs/drivetrains.md: {len(kits)}")
+    # A chip and a bus that no machine has, even a Pi that runs this.
+    nowhere = ["--chip", "/nonexistent/gpiochip99",
+               "--pca9685-bus", "/nonexistent/i2c-99"]
+    hardware = ("GPIO chip '/nonexistent/gpiochip99' not found",
+                "does not exist: enable I2C", "does not exist: enable the PWM")
+    for i, kit in enumerate(kits):
+        path = os.path.join(env.dir, f"kit{i}.conf")
+        with open(path, "w") as f:
+            f.write(kit)
+        out = subprocess.run([env.agent_bin, "--config", path, *nowhere],
+                             capture_output=True, text=True,
+                             timeout=DEADLINE_S)
+        check(out.returncode == 1 and any(h in out.stderr for h in hardware),
+              f"kit {i} stops at missing hardware, not at its wiring "
+              f"(exit {out.returncode}): {out.stderr!r}\n{kit}")
 
 
 if __name__ == "__main__":
