@@ -647,9 +647,10 @@ driver_conf() {
 }
 # duty_is WHAT KEY WANT: KEY's sampled duty is WANT ± DUTY_TOL.
 duty_is() {
-	eval "_duty=\$DUTY_$2"
+	eval "_duty=\$DUTY_$2 _hz=\$HZ_$2"
 	within "$_duty" "$3" $DUTY_TOL ||
 		fail "$1: $2 duty $_duty%, want $3 ± $DUTY_TOL"
+	say "$1: $2 duty $_duty% (want $3), $_hz Hz"
 }
 
 check_drivers() {
