@@ -685,9 +685,10 @@ check_drivers() {
 	say "drivers: two_pin forward, turning, backward, coast"
 	# Brake at 0: both inputs high, after a stop and after the deadman.
 	agent --motor-zero brake
-	drive f "forward 60 300"
+	drive f "forward 60 10000"
 	sample 300 $OUTPUTS
 	duty_is "two_pin brake, forward 60" left_in1 60
+	drive d "forward 60 300"
 	wait_mqtt 3000 '^iotcar/car1/event .*"failsafe"' || fail "no failsafe"
 	expect_lines "two_pin brake after the deadman" "left_in1=1 left_in2=1 right_in1=1 right_in2=1"
 	agent_stop
@@ -708,7 +709,7 @@ check_drivers() {
 	drive s stop
 	expect_lines "tb6612 stop (brake)" "left_in1=1 left_in2=1 left_en=0 right_in1=1 right_in2=1 right_en=0 stby=1"
 	# The deadman: standby.
-	drive d "forward 60 300"
+	drive d "forward 60 1000"
 	expect_lines "tb6612 forward 60" "left_in2=0 stby=1"
 	wait_mqtt 3000 '^iotcar/car1/event .*"failsafe"' || fail "no failsafe"
 	expect_lines "tb6612 after the deadman" "stby=0 left_en=0 right_en=0"
