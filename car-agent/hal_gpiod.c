@@ -79,8 +79,6 @@ struct hal_gpiod {
 	struct pca9685 *pca;
 	/* Servos on kernel PWM channels; NULL for the others. */
 	struct pwm_sysfs *pwm[HAL_OUTPUTS];
-	/* The loop thread's last levels (below), to lower before raising. */
-	int level[HAL_OUTPUTS];
 	bool has_sensor;
 	int pwm_hz;
 	int sensor_hz;
@@ -89,7 +87,9 @@ struct hal_gpiod {
 	pthread_mutex_t lock;
 	/* Signalled on a new command or quit; waits use CLOCK_MONOTONIC. */
 	pthread_cond_t cond;
-	/* Wanted level of each GPIO output, 0..MOTOR_LEVEL_FULL; under lock. */
+	/* Each output's level (0..MOTOR_LEVEL_FULL) or pulse (µs), as last
+	 * set. Written under lock by the loop thread, its only writer, which
+	 * may therefore read it without. */
 	int want[HAL_OUTPUTS];
 	bool changed;
 	bool quit;
@@ -273,7 +273,7 @@ static int gpiod_set_channels(struct hal_gpiod *g, const int level[])
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		for (int r = 0; r < HAL_OUTPUTS; r++) {
-			if ((pass == 0) != (level[r] < g->level[r]))
+			if ((pass == 0) != (level[r] < g->want[r]))
 				continue;
 			for (int ch = 0; ch < PCA9685_CHANNELS; ch++) {
 				int err;
@@ -301,7 +301,6 @@ static int gpiod_set_outputs(struct hal *hal, const struct motor_outputs *out)
 
 	gpiod_levels(g, out, level);
 	ret = gpiod_set_channels(g, level);
-	memcpy(g->level, level, sizeof(level));
 	pthread_mutex_lock(&g->lock);
 	if (memcmp(g->want, level, sizeof(level)) != 0) {
 		memcpy(g->want, level, sizeof(level));
@@ -593,8 +592,10 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 {
 	static const char *const drivers[] = {"l298n", "two_pin", "tb6612"};
 	int need[HAL_OUTPUTS];
-	int kind = 0;
+	/* Whether the motors' pins are on the PCA9685; -1 before the first. */
+	int motors_on_pca = -1;
 	int on_pca;
+	bool on_pwm;
 	int chip;
 	int ch;
 
@@ -604,6 +605,7 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 		const char *why = NULL;
 
 		on_pca = gpiod_channels(spec, &g->channels[r]);
+		on_pwm = pwm_sysfs_spec(spec, &chip, &ch);
 		if (!spec && need[r] == 1)
 			why = "is needed";
 		else if (spec && need[r] == -1)
@@ -633,8 +635,7 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 				 hal_output_keys[r], spec);
 			return -EINVAL;
 		}
-		if (r >= HAL_STEERING && !on_pca &&
-		    !pwm_sysfs_spec(spec, &chip, &ch)) {
+		if (r >= HAL_STEERING && !on_pca && !on_pwm) {
 			snprintf(err, errlen,
 				 "%s = %s: a servo or an ESC needs a PCA9685 "
 				 "channel (" HAL_PCA9685_PREFIX
@@ -645,7 +646,7 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 				 hal_output_keys[r], spec);
 			return -EINVAL;
 		}
-		if (r < HAL_STEERING && pwm_sysfs_spec(spec, &chip, &ch)) {
+		if (r < HAL_STEERING && on_pwm) {
 			snprintf(err, errlen,
 				 "%s = %s: kernel PWM channels drive servos "
 				 "and ESCs only (steering, throttle)",
@@ -655,9 +656,7 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 		/* The pins of the motors all on one side: the order in which
 		 * they change (down first) holds within one side only. */
 		if (r < HAL_STEERING) {
-			int k = on_pca ? 2 : 1;
-
-			if (kind && kind != k) {
+			if (motors_on_pca >= 0 && motors_on_pca != on_pca) {
 				snprintf(err, errlen,
 					 "%s = %s: the motors' pins must all "
 					 "be GPIO lines or all PCA9685 "
@@ -665,7 +664,7 @@ static int gpiod_check_outputs(struct hal_gpiod *g,
 					 hal_output_keys[r], spec);
 				return -EINVAL;
 			}
-			kind = k;
+			motors_on_pca = on_pca;
 		}
 		for (int o = 0; o < r; o++) {
 			unsigned both = g->channels[o] & g->channels[r];

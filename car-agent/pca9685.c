@@ -28,8 +28,6 @@
 #define MODE2_OUTDRV 0x04
 /* Bit 4 of LEDn_ON_H / LEDn_OFF_H: fully on / fully off. */
 #define LED_FULL 0x10
-/* An I2C block transfer carries at most 32 bytes: 8 channels. */
-#define BLOCK_CHANNELS 8
 
 struct pca9685 {
 	int fd;
@@ -100,24 +98,17 @@ int pca9685_set_pulse_us(struct pca9685 *p, int ch, int us)
 
 int pca9685_all_off(struct pca9685 *p)
 {
-	uint8_t regs[4 * BLOCK_CHANNELS];
 	int ret = 0;
 
 	/* Each channel's own registers, not ALL_LED_OFF: what reads back is
-	 * what the chip does, on any chip or emulation. */
-	for (int i = 0; i < BLOCK_CHANNELS; i++)
-		pca9685_regs(0, &regs[4 * i]);
-	for (int first = 0; first < PCA9685_CHANNELS; first += BLOCK_CHANNELS) {
-		if (i2c_smbus_write_i2c_block_data(
-			    p->fd, (uint8_t)(PCA9685_LED0 + 4 * first),
-			    sizeof(regs), regs) < 0) {
-			ret = ret ? ret : -errno;
-			for (int c = first; c < first + BLOCK_CHANNELS; c++)
-				p->level[c] = -1;
-			continue;
-		}
-		for (int c = first; c < first + BLOCK_CHANNELS; c++)
-			p->level[c] = 0;
+	 * what the chip does, on any chip or emulation. Whatever we think a
+	 * channel holds, it is written. */
+	for (int c = 0; c < PCA9685_CHANNELS; c++) {
+		int err;
+
+		p->level[c] = -1;
+		err = pca9685_set_level(p, c, 0);
+		ret = ret ? ret : err;
 	}
 	return ret;
 }
