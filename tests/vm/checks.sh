@@ -11,18 +11,23 @@ PWM_HZ=100      # pwm_hz: not in the [gpio] example of docs/hardware.md, so the 
 CM_TOL=1        # HC-SR04 distance, cm
 STOP_CM=25      # stop_distance_cm, the default
 
-# lines_are "key=level ...": every line reads its level now.
-lines_are() {
-	for _kv in $WANT_LINES; do
-		[ "$(value ${_kv%=*})" = "${_kv#*=}" ] || return 1
+# reads_are READER "key=value ...": `READER key` prints each key's value
+# now (value: a line's level; channel: a PCA9685 channel's, below).
+reads_are() {
+	for _kv in $2; do
+		[ "$($1 ${_kv%=*})" = "${_kv#*=}" ] || return 1
 	done
 }
-# expect_lines WHAT "key=level ...": wait up to 2 s for those levels.
-expect_lines() {
-	WANT_LINES=$(echo $2)
-	wait_until 2000 lines_are ||
-		fail "$1: want $2; the lines read $(levels $OUTPUTS)"
+# expect_reads WHAT READER "key=value ...": wait up to 2 s for them.
+expect_reads() {
+	_want=$(echo $3)
+	wait_until 2000 reads_are $2 "$_want" && return
+	_read=
+	for _kv in $_want; do _read="$_read ${_kv%=*}=$($2 ${_kv%=*})"; done
+	fail "$1: want $_want; read$_read"
 }
+# expect_lines WHAT "key=level ...": the lines, by config key.
+expect_lines() { expect_reads "$1" value "$2"; }
 # drive ID TEXT: a drive command that must be accepted.
 drive() {
 	command "$1" "\"drive\":\"$2\""
@@ -427,10 +432,7 @@ check_chips() {
 STOP_POST_MS=1000
 
 # outputs_low: every motor line reads low now.
-outputs_low() {
-	WANT_LINES=$(pin_levels "0 0 0 0 0 0")
-	lines_are
-}
+outputs_low() { reads_are value "$(pin_levels "0 0 0 0 0 0")"; }
 # after_exit WHAT T0: the agent is gone since about T0 (ms). Every motor
 # line is low within the watchdog + STOP_POST_MS of T0, --stop-motors set
 # each of them low last, and they stay low.
@@ -508,13 +510,8 @@ channel() {
 		echo $(($(reg $((_r + 3))) * 256 + $(reg $((_r + 2)))))
 	fi
 }
-channels_are() { [ "$(channel 0) $(channel 1)" = "$WANT_CHANNELS" ]; }
-# expect_channels WHAT "STEERING THROTTLE": wait up to 2 s for them.
-expect_channels() {
-	WANT_CHANNELS=$2
-	wait_until 2000 channels_are ||
-		fail "$1: want steering/throttle $2, read $(channel 0) $(channel 1)"
-}
+# expect_channels WHAT "STEERING THROTTLE": channels 0 and 1.
+expect_channels() { expect_reads "$1" channel "0=${2% *} 1=${2#* }"; }
 # all_off WHAT: every one of the 16 channels fully off, the chip asleep.
 all_off() {
 	for _c in $(seq 0 15); do
@@ -791,23 +788,8 @@ check_pwm_sysfs() {
 
 # ==== A 4WD car's motors on a PCA9685: two_pin, two motors a side ====
 
-# levels_are "CH=LEVEL ...": each PCA9685 channel reads LEVEL now.
-levels_are() {
-	for _kv in $WANT_LEVELS; do
-		[ "$(channel ${_kv%=*})" = "${_kv#*=}" ] || return 1
-	done
-}
-# expect_levels WHAT "CH=LEVEL ...": wait up to 2 s for them.
-expect_levels() {
-	WANT_LEVELS=$(echo $2)
-	wait_until 2000 levels_are || {
-		_read=
-		for _kv in $WANT_LEVELS; do
-			_read="$_read ${_kv%=*}=$(channel ${_kv%=*})"
-		done
-		fail "$1: want $2; read$_read"
-	}
-}
+# expect_levels WHAT "CH=LEVEL ...": PCA9685 channels.
+expect_levels() { expect_reads "$1" channel "$2"; }
 
 check_pca9685_motors() {
 	i2c_stub
